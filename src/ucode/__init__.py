@@ -1,0 +1,50 @@
+"""ucode: a content-addressed code store and runtime for Python.
+
+Typical use::
+
+    import ucode
+
+    with ucode.open() as cb:              # the nearest .ucode/ store, or a new one here
+        cb.add(["app.py"])                # normalize, hash, store, bind names in the default version
+        print(cb.view("handleRequest").hash)
+        cb.bind("lookupUser", "#k3v9q2a", version="v2")
+
+Every CLI command is one call on :class:`Codebase`; see ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ucode.codebase import Codebase, find_store
+from ucode.errors import (
+    AmbiguousNameError,
+    HashNotFoundError,
+    NameNotFoundError,
+    SourceError,
+    StoreError,
+    UcodeError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AmbiguousNameError",
+    "Codebase",
+    "HashNotFoundError",
+    "NameNotFoundError",
+    "SourceError",
+    "StoreError",
+    "UcodeError",
+    "__version__",
+    "find_store",
+    "open",
+]
+
+
+def open(store: str | os.PathLike[str] | None = None, *, create: bool = True) -> Codebase:  # noqa: A001
+    """Open the codebase at ``store`` (default: ``$UCODE_STORE``, else the nearest ``.ucode/`` from the
+    current directory upward, else a new ``.ucode/`` here when ``create`` is true)."""
+    from ucode.codebase import open_codebase
+
+    return open_codebase(store, create=create)

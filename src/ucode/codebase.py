@@ -1,0 +1,975 @@
+"""The codebase: definitions by hash, names per version, and the namespace log, in one LMDB environment.
+
+This is the only module that touches LMDB. Every public method is one transaction: a read sees one
+consistent snapshot, a write lands whole or not at all (a process killed mid-``add`` leaves the store as
+it was before the ``add``). Values are msgpack.
+
+Tables (LMDB named databases; keys are UTF-8, ``\\0`` separates key parts):
+
+==============  ====================================================================================
+``meta``        ``schema`` (int), ``default`` (the default version)
+``defs``        hash -> immutable record: kind, imports, deps, codebase modules, written_against
+``src``         hash -> the source as last added (text, path, line, module, names, docstring, refs,
+                warnings). Metadata: a comment-only edit keeps the hash and replaces this.
+``dependents``  ``dep-name \\0 hash`` -> "" (reverse dependency index)
+``bind``        ``version \\0 name`` -> hash, or "" for "explicitly unbound in this version"
+``byhash``      ``hash \\0 version \\0 name`` -> "" (reverse of ``bind``)
+``leaf``        ``last-name-part \\0 name`` -> "" (every name ever bound: suffix lookup)
+``log``         ``seq`` (8-byte big-endian) -> event (see :mod:`ucode.namespace`)
+``versions``    version -> {parent, created}
+``modules``     module -> {path, package, doc, skipped}
+==============  ====================================================================================
+
+Read paths (view, find, ls, names, history, ...) never import libcst: only ``add`` and ``verify`` do.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+import struct
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import lmdb
+import msgpack
+
+from ucode import hashing, namespace
+from ucode.errors import (
+    AmbiguousNameError,
+    HashNotFoundError,
+    NameNotFoundError,
+    NothingToUndoError,
+    StoreCorruptError,
+    StoreError,
+    StoreVersionError,
+    StrictModeError,
+    UcodeError,
+    VersionError,
+)
+from ucode.model import (
+    AddedName,
+    AddResult,
+    Binding,
+    DefinitionView,
+    DiffEntry,
+    Event,
+    Match,
+    SkippedStatement,
+    UndoResult,
+    VerifyResult,
+    VersionInfo,
+    Warning,
+)
+from ucode.names import parse_ref, suffix_matches, validate_name, validate_version
+
+if TYPE_CHECKING:
+    from ucode.normalize import NormalizedDefinition, ParsedModule
+
+__all__ = ["SCHEMA_VERSION", "STORE_DIR", "Codebase", "find_store", "open_codebase"]
+
+SCHEMA_VERSION = 1
+STORE_DIR = ".ucode"
+_TABLES = ("meta", "defs", "src", "dependents", "bind", "byhash", "leaf", "log", "versions", "modules")
+_SEP = "\0"
+_MAP_SIZE = 1 << 36  # address space, not disk: LMDB files grow as needed
+ProgressFn = Callable[[int, int, str], None]
+
+
+def _pack(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def _k(*parts: str) -> bytes:
+    return _SEP.join(parts).encode("utf-8")
+
+
+def _seq_key(seq: int) -> bytes:
+    return struct.pack(">Q", seq)
+
+
+def find_store(store: str | os.PathLike[str] | None = None, *, cwd: Path | None = None) -> tuple[Path, bool]:
+    """Where the store is: ``store``, else ``$UCODE_STORE``, else the nearest ``.ucode/`` upward from
+    ``cwd`` (as git finds ``.git``). Returns (path, exists); a new store goes in ``cwd/.ucode``."""
+    if store is None:
+        store = os.environ.get("UCODE_STORE") or None
+    if store is not None:
+        p = Path(store)
+        return p, (p / "data.mdb").exists()
+    here = (cwd or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        candidate = d / STORE_DIR
+        if (candidate / "data.mdb").exists():
+            return candidate, True
+    return here / STORE_DIR, False
+
+
+def open_codebase(store: str | os.PathLike[str] | None = None, *, create: bool = True) -> Codebase:
+    """Open (or, with ``create``, create) the codebase store. See :func:`find_store` for where."""
+    path, exists = find_store(store)
+    if not exists and not create:
+        raise StoreError(
+            f"no ucode store found (looked for {STORE_DIR}/ here and in every parent directory)",
+            hint="`ucode add FILE` creates one here; or pass --store PATH / set UCODE_STORE",
+        )
+    return Codebase(path)
+
+
+@dataclass
+class _Pending:
+    """What one ``add`` will write, computed in a read snapshot before any write begins."""
+
+    new_defs: dict[str, dict[str, Any]]
+    src_updates: dict[str, dict[str, Any]]
+    binds: list[tuple[str, str]]  # (name, hash)
+    modules: dict[str, dict[str, Any]]
+
+
+class Codebase:
+    """A ucode store. Use :func:`ucode.open` to get one; close it (or use ``with``) when done."""
+
+    def __init__(self, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        crash = os.environ.get("UCODE_CRASH_AFTER_WRITES")
+        self._crash_after = int(crash) if crash else None  # fault injection for crash-safety tests
+        self._writes = 0
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._env = lmdb.open(
+                str(self.path), map_size=_MAP_SIZE, max_dbs=len(_TABLES) + 2, subdir=True, readahead=False
+            )
+        except (OSError, lmdb.Error) as exc:
+            raise StoreError(f"cannot open the store at {self.path}: {exc}",
+                             hint="check the path and its permissions") from None
+        try:
+            with self._env.begin(write=True) as txn:
+                self._db = {name: self._env.open_db(name.encode(), txn=txn) for name in _TABLES}
+                raw = txn.get(b"schema", db=self._db["meta"])
+                if raw is None:
+                    self._init_store(txn)
+                else:
+                    found = self._unpack(raw, "meta", "schema")
+                    if not isinstance(found, int):
+                        raise StoreCorruptError(f"the store at {self.path} has an unreadable schema record")
+                    if found > SCHEMA_VERSION:
+                        raise StoreVersionError(str(self.path), found, SCHEMA_VERSION)
+        except lmdb.Error as exc:
+            self._env.close()
+            raise StoreCorruptError(f"the store at {self.path} cannot be read: {exc}",
+                                    hint="restore it from a backup; ucode verify reports damaged records") from None
+        except UcodeError:
+            self._env.close()
+            raise
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        self._env.close()
+
+    def __enter__(self) -> Codebase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Codebase({str(self.path)!r})"
+
+    def _unpack(self, raw: bytes, table: str, key: str | bytes) -> Any:
+        try:
+            return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+        except Exception:  # msgpack raises several unrelated types on bad data
+            shown = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+            raise StoreCorruptError(
+                f"corrupt record in table {table!r} at key {shown!r}",
+                hint="`ucode verify` lists damaged records; restore the store from a backup",
+            ) from None
+
+    def _put(self, txn: lmdb.Transaction, table: str, key: bytes, value: bytes) -> None:
+        txn.put(key, value, db=self._db[table])
+        self._writes += 1
+        if self._crash_after is not None and self._writes >= self._crash_after:
+            os._exit(86)  # simulate a crash in the middle of a write transaction
+
+    def _init_store(self, txn: lmdb.Transaction) -> None:
+        self._put(txn, "meta", b"schema", _pack(SCHEMA_VERSION))
+        self._put(txn, "meta", b"default", _pack("v1"))
+        self._put(txn, "versions", b"v1", _pack({"parent": None, "created": self._clock()}))
+        self._append(txn, [{"kind": "version", "version": "v1", "name": "v1", "old": None, "new": None}],
+                     cause="create store")
+
+    def _get(self, txn: lmdb.Transaction, table: str, key: bytes) -> Any:
+        raw = txn.get(key, db=self._db[table])
+        return None if raw is None else self._unpack(raw, table, key)
+
+    def _prefix(self, txn: lmdb.Transaction, table: str, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        cur = txn.cursor(db=self._db[table])
+        if not cur.set_range(prefix):
+            return
+        for key, value in cur:
+            if not key.startswith(prefix):
+                return
+            yield key, value
+
+    # ------------------------------------------------------------------------- versions/names
+
+    def _default(self, txn: lmdb.Transaction) -> str:
+        return str(self._get(txn, "meta", b"default"))
+
+    def _version_record(self, txn: lmdb.Transaction, version: str) -> dict[str, Any] | None:
+        rec = self._get(txn, "versions", version.encode())
+        return rec if isinstance(rec, dict) else None
+
+    def _version(self, txn: lmdb.Transaction, version: str | None) -> str:
+        v = version or self._default(txn)
+        if self._version_record(txn, v) is None:
+            known = [k.decode() for k, _ in self._prefix(txn, "versions", b"")]
+            raise VersionError(f"no version {v!r}", hint="known versions: " + ", ".join(known))
+        return v
+
+    def _chain(self, txn: lmdb.Transaction, version: str) -> list[str]:
+        out: list[str] = []
+        v: str | None = version
+        while v is not None and v not in out:
+            out.append(v)
+            rec = self._version_record(txn, v)
+            v = rec.get("parent") if rec else None
+        return out
+
+    def _lookup(self, txn: lmdb.Transaction, version: str, name: str, chain: Sequence[str] | None = None) -> str | None:
+        for v in chain or self._chain(txn, version):
+            raw = txn.get(_k(v, name), db=self._db["bind"])
+            if raw is not None:
+                return raw.decode() or None
+        return None
+
+    def _bindings(self, txn: lmdb.Transaction, version: str, prefix: str = "") -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for v in reversed(self._chain(txn, version)):
+            start = _k(v, prefix)
+            cut = len(v) + 1
+            for key, value in self._prefix(txn, "bind", start):
+                merged[key[cut:].decode()] = value.decode()
+        return {n: h for n, h in merged.items() if h}
+
+    def _resolve_name(self, txn: lmdb.Transaction, name: str, version: str) -> tuple[str, str]:
+        """(full name, hash) that ``name`` (a full name or a unique suffix) is bound to in ``version``."""
+        chain = self._chain(txn, version)
+        h = self._lookup(txn, version, name, chain)
+        if h is not None:
+            return name, h
+        leaf = name.rpartition(".")[2]
+        cands = [k.decode().partition(_SEP)[2] for k, _ in self._prefix(txn, "leaf", _k(leaf, ""))]
+        bound = {c: hh for c in suffix_matches(name, cands) if (hh := self._lookup(txn, version, c, chain))}
+        if len(bound) == 1:
+            return next(iter(bound.items()))
+        if len(bound) > 1:
+            raise AmbiguousNameError(name, sorted(bound))
+        suggestions = [c for c in cands if self._lookup(txn, version, c, chain) is None]
+        if suggestions:
+            raise NameNotFoundError(name, version, suggestions=[f"{s} (in another version)" for s in suggestions])
+        raise NameNotFoundError(name, version, suggestions=self._similar(txn, name, version))
+
+    def _similar(self, txn: lmdb.Transaction, name: str, version: str) -> list[str]:
+        leaf = name.rpartition(".")[2].lower()
+        leaves = {k.decode().partition(_SEP)[0] for k, _ in self._prefix(txn, "leaf", b"")}
+        close = difflib.get_close_matches(leaf, [x.lower() for x in leaves], n=3, cutoff=0.7)
+        return sorted(x for x in leaves if x.lower() in close)
+
+    def _resolve_hash(self, txn: lmdb.Transaction, prefix: str, shown: str) -> str:
+        found = [k.decode() for k, _ in self._prefix(txn, "defs", prefix.encode())][:9]
+        if not found:
+            raise HashNotFoundError(shown)
+        if len(found) > 1:
+            raise AmbiguousNameError(shown, [hashing.short(f) for f in found])
+        return found[0]
+
+    def _resolve(self, txn: lmdb.Transaction, ref: str, version: str | None) -> tuple[str | None, str, str]:
+        """(name or None, hash, version) for ``NAME``, ``NAME@V``, ``#HASH``."""
+        r = parse_ref(ref)
+        v = self._version(txn, r.version or version)
+        if r.hash_prefix is not None:
+            return None, self._resolve_hash(txn, r.hash_prefix, ref), v
+        assert r.name is not None
+        name, h = self._resolve_name(txn, r.name, v)
+        return name, h, v
+
+    # ------------------------------------------------------------------------------- the log
+
+    def _last_seq(self, txn: lmdb.Transaction) -> int:
+        cur = txn.cursor(db=self._db["log"])
+        return struct.unpack(">Q", cur.key())[0] if cur.last() else 0  # type: ignore[no-any-return]
+
+    def _append(self, txn: lmdb.Transaction, events: list[dict[str, Any]], *, cause: str,
+                undoes: int | None = None) -> list[Event]:
+        seq = self._last_seq(txn)
+        op = seq + 1
+        now = self._clock()
+        out = []
+        for ev in events:
+            seq += 1
+            rec = {"seq": seq, "time": now, "op": op, "kind": ev["kind"], "version": ev["version"],
+                   "name": ev["name"], "old": ev["old"], "new": ev["new"], "cause": cause, "undoes": undoes}
+            self._put(txn, "log", _seq_key(seq), _pack(rec))
+            out.append(Event(**rec))
+        return out
+
+    def _events(self, txn: lmdb.Transaction, *, reverse: bool = False) -> Iterator[dict[str, Any]]:
+        cur = txn.cursor(db=self._db["log"])
+        it = cur.iterprev() if reverse and cur.last() else (cur.iternext() if not reverse else iter(()))
+        for key, raw in it:
+            ev = self._unpack(raw, "log", key)
+            if isinstance(ev, dict):
+                yield ev
+
+    def _set_binding(self, txn: lmdb.Transaction, version: str, name: str, new: str | None) -> dict[str, Any] | None:
+        """Set ``name``'s own entry in ``version`` (hash, "" = unbound, None = inherit); the event, or None."""
+        key = _k(version, name)
+        raw = txn.get(key, db=self._db["bind"])
+        old = None if raw is None else raw.decode()
+        if old == new:
+            return None
+        if old:
+            txn.delete(_k(old, version, name), db=self._db["byhash"])
+        if new is None:
+            txn.delete(key, db=self._db["bind"])
+        else:
+            self._put(txn, "bind", key, new.encode())
+            if new:
+                self._put(txn, "byhash", _k(new, version, name), b"")
+                self._put(txn, "leaf", _k(name.rpartition(".")[2], name), b"")
+        return {"kind": "bind", "version": version, "name": name, "old": old, "new": new}
+
+    def _ensure_version(self, txn: lmdb.Transaction, version: str, events: list[dict[str, Any]]) -> bool:
+        if self._version_record(txn, version) is not None:
+            return False
+        validate_version(version)
+        parent = self._default(txn)
+        self._put(txn, "versions", version.encode(), _pack({"parent": parent, "created": self._clock()}))
+        events.append({"kind": "version", "version": version, "name": version, "old": parent, "new": None})
+        return True
+
+    # ----------------------------------------------------------------------------------- add
+
+    def add(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        version: str | None = None,
+        namespace: str | None = None,
+        strict: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> AddResult:
+        """Normalize, hash and store every definition in ``paths`` and bind its names in ``version``.
+
+        One write transaction: everything lands or nothing does. Re-adding unchanged code writes nothing.
+        """
+        from ucode import normalize, sources  # the write path is the only one that needs libcst
+
+        if namespace is not None:
+            validate_name(namespace)
+        if version is not None:
+            validate_version(version)
+        files = sources.collect(list(paths), namespace)
+        parsed = []
+        for f in files:
+            text = sources.read_source(f.path)
+            parsed.append((f, text, normalize.parse_source(text, path=str(f.path))))
+
+        with self._env.begin() as txn:
+            target = version or self._default(txn)
+            version_exists = self._version_record(txn, target) is not None
+            chain = self._chain(txn, target) if version_exists else self._chain(txn, self._default(txn))
+            batch_modules: set[str] = set()
+            batch_names: set[str] = set()
+            for f, _text, mod in parsed:
+                parts = f.module.split(".")
+                batch_modules.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+                batch_names.update(f"{f.module}.{n}" for n in normalize.top_level_names(mod))
+            store_modules = {k.decode() for k, _ in self._prefix(txn, "modules", b"")}
+
+            def is_name(fqn: str) -> bool:
+                return fqn in batch_names or self._lookup(txn, target, fqn, chain) is not None
+
+            ctx = normalize.Context(frozenset(batch_modules | store_modules), is_name)
+            modules: list[tuple[Any, ParsedModule]] = []
+            for i, (f, _text, mod) in enumerate(parsed):
+                if progress is not None:
+                    progress(i, len(parsed), str(f.path))
+                pm = normalize.normalize_module(mod, path=str(f.path), module=f.module,
+                                                is_package=f.is_package, ctx=ctx)
+                modules.append((f, pm))
+            if progress is not None:
+                progress(len(parsed), len(parsed), "")
+
+            if strict:
+                offenders = [
+                    (f"{pm.name}.{d.names[0]}", f"{w.message} (line {w.line})")
+                    for _f, pm in modules for d in pm.definitions for w in d.warnings if w.code != "unresolved"
+                ]
+                if offenders:
+                    raise StrictModeError(offenders)
+
+            result, pending = self._plan_add(txn, target, chain, modules)
+
+        wrote = False
+        created = False
+        if pending.new_defs or pending.src_updates or pending.binds or pending.modules or not version_exists:
+            with self._env.begin(write=True) as txn:
+                events: list[dict[str, Any]] = []
+                created = self._ensure_version(txn, target, events)
+                for h, rec in pending.new_defs.items():
+                    self._put(txn, "defs", h.encode(), _pack(rec))
+                    for dep in rec["deps"]:
+                        self._put(txn, "dependents", _k(dep, h), b"")
+                for h, rec in pending.src_updates.items():
+                    self._put(txn, "src", h.encode(), _pack(rec))
+                for name, h in pending.binds:
+                    ev = self._set_binding(txn, target, name, h)
+                    if ev is not None:
+                        events.append(ev)
+                for mname, mrec in pending.modules.items():
+                    self._put(txn, "modules", mname.encode(), _pack(mrec))
+                shown = " ".join(str(p) for p in paths)
+                self._append(txn, events, cause=f"add {shown}" + (f" --version {target}" if version else ""))
+            wrote = True
+        return AddResult(
+            version=target, names=result["names"], skipped=result["skipped"], stale=result["stale"],
+            files=len(files), wrote=wrote, created_version=created,
+        )
+
+    def _plan_add(
+        self, txn: lmdb.Transaction, target: str, chain: list[str], modules: list[tuple[Any, ParsedModule]]
+    ) -> tuple[dict[str, Any], _Pending]:
+        by_name: dict[str, tuple[NormalizedDefinition, ParsedModule]] = {}
+        for _f, pm in modules:
+            for d in pm.definitions:
+                for n in d.names:
+                    by_name[f"{pm.name}.{n}"] = (d, pm)
+        new_hash: dict[str, str] = {name: d.hash for name, (d, _pm) in by_name.items()}
+
+        def current(name: str) -> str | None:
+            return self._lookup(txn, target, name, chain)
+
+        # Package re-exports: aliases bound to the hash of what they re-export.
+        alias_of: dict[str, tuple[str, str, int]] = {}  # alias -> (target, path, line)
+        skipped: list[SkippedStatement] = []
+        for _f, pm in modules:
+            for r in pm.reexports:
+                alias_of[r.name] = (r.target, pm.path, r.line)
+            for star in pm.star_reexports:
+                for member in self._public_names(txn, star, modules, target, chain):
+                    alias_of[f"{pm.name}.{member}"] = (f"{star}.{member}", pm.path, 0)
+        for alias, (tgt, path, line) in sorted(alias_of.items()):
+            seen = {alias}
+            h = new_hash.get(tgt) or current(tgt)
+            while h is None and tgt in alias_of and tgt not in seen:  # re-export of a re-export
+                seen.add(tgt)
+                tgt = alias_of[tgt][0]
+                h = new_hash.get(tgt) or current(tgt)
+            if h is None:
+                skipped.append(SkippedStatement(path, line, f"re-export of {tgt!r}, which is not a stored "
+                                                "definition", alias.rpartition(".")[2]))
+                continue
+            new_hash.setdefault(alias, h)
+
+        new_defs: dict[str, dict[str, Any]] = {}
+        src_updates: dict[str, dict[str, Any]] = {}
+        src_seen: set[str] = set()
+        names: list[AddedName] = []
+        binds: list[tuple[str, str]] = []
+        for name in sorted(new_hash):
+            h = new_hash[name]
+            old = current(name)
+            entry = by_name.get(name)
+            if entry is None:  # an alias
+                status = "unchanged" if old == h else "alias"
+                rec = self._get(txn, "defs", h.encode()) or next(
+                    ({"kind": d.kind} for d, _ in by_name.values() if d.hash == h), {"kind": "?"})
+                tgt, path, line = alias_of[name]
+                names.append(AddedName(name, h, status, rec.get("kind", "?"), old, path, line, []))
+                if old != h:
+                    binds.append((name, h))
+                continue
+            d, pm = entry
+            warnings = [Warning(w.code, w.message, pm.path, w.line) for w in d.warnings]
+            src = {"source": d.source, "path": pm.path, "line": d.line, "module": pm.name, "names": d.names,
+                   "doc": d.docstring, "refs": d.refs, "warnings": [[w.code, w.message, w.line] for w in d.warnings]}
+            stored = self._get(txn, "defs", h.encode())
+            reformatted = False
+            if stored is None and h not in new_defs:
+                written_against = {}
+                for dep in d.deps:
+                    dh = new_hash.get(dep) or current(dep)
+                    if dh is not None:
+                        written_against[dep] = dh
+                new_defs[h] = {"scheme": hashing.DEF_SCHEME, "kind": d.kind, "imports": d.imports, "deps": d.deps,
+                               "cbm": d.codebase_modules, "wa": written_against, "renamed": d.renamed_locals}
+                src_updates[h] = src
+            elif h not in src_seen and h not in new_defs:
+                old_src = self._get(txn, "src", h.encode())
+                if old_src != src:
+                    src_updates[h] = src
+                    reformatted = old_src is not None and old_src.get("source") != src["source"]
+            src_seen.add(h)
+            if old is None:
+                status = "added"
+            elif old != h:
+                status = "updated"
+            else:
+                status = "reformatted" if reformatted else "unchanged"
+            names.append(AddedName(name, h, status, d.kind, old, pm.path, d.line, warnings))
+            if old != h:
+                binds.append((name, h))
+
+        module_recs: dict[str, dict[str, Any]] = {}
+        stale: list[str] = []
+        for _f, pm in modules:
+            rec = {"path": pm.path, "package": pm.is_package, "doc": pm.docstring,
+                   "skipped": [[s.line, s.reason, s.text] for s in pm.skipped]}
+            if self._get(txn, "modules", pm.name.encode()) != rec:
+                module_recs[pm.name] = rec
+            skipped.extend(SkippedStatement(pm.path, s.line, s.reason, s.text) for s in pm.skipped)
+            prefix = pm.name + "."
+            for existing in self._bindings(txn, target, prefix) if self._version_record(txn, target) else {}:
+                rest = existing[len(prefix):]
+                if "." not in rest and existing not in new_hash:
+                    stale.append(existing)
+        result = {"names": names, "skipped": skipped, "stale": sorted(stale)}
+        return result, _Pending(new_defs, src_updates, binds, module_recs)
+
+    def _public_names(self, txn: lmdb.Transaction, module: str, modules: list[tuple[Any, ParsedModule]],
+                      target: str, chain: list[str]) -> list[str]:
+        """What ``from module import *`` binds: its ``__all__`` if a literal, else names without ``_``."""
+        for _f, pm in modules:
+            if pm.name != module:
+                continue
+            names = [n for d in pm.definitions for n in d.names]
+            for d in pm.definitions:
+                if "__all__" in d.names:
+                    try:
+                        value = ast.literal_eval(d.source.partition("=")[2].strip())
+                        return [str(x) for x in value]
+                    except (ValueError, SyntaxError):
+                        break
+            return [n for n in names if not n.startswith("_")]
+        prefix = module + "."
+        return [n[len(prefix):] for n in self._bindings(txn, target, prefix)
+                if "." not in n[len(prefix):] and not n[len(prefix):].startswith("_")]
+
+    # ------------------------------------------------------------------------------ binding
+
+    def bind(self, name: str, target: str, *, version: str | None = None) -> list[Event]:
+        """Bind ``name`` (an existing name or suffix, or a new full name) to ``target`` (``#hash`` or a
+        name) in ``version`` (created from the default version if new). Returns the events written."""
+        ref = parse_ref(name)
+        if ref.name is None:
+            raise UcodeError(f"cannot bind a hash ({name}) to something",
+                             hint="write the name first: ucode bind NAME #HASH")
+        with self._env.begin(write=True) as txn:
+            events: list[dict[str, Any]] = []
+            v = ref.version or version or self._default(txn)
+            self._ensure_version(txn, v, events)
+            _tname, h, _tv = self._resolve(txn, target, v)
+            full = self._name_for_write(txn, ref.name, v)
+            ev = self._set_binding(txn, v, full, h)
+            if ev is not None:
+                events.append(ev)
+            if not events:
+                return []
+            return self._append(txn, events, cause=f"bind {full}@{v} {hashing.short(h)}")
+
+    def _name_for_write(self, txn: lmdb.Transaction, name: str, version: str) -> str:
+        """The full name a write refers to: an existing name it uniquely suffixes, else itself."""
+        try:
+            return self._resolve_name(txn, name, version)[0]
+        except NameNotFoundError:
+            return validate_name(name)
+
+    def unbind(self, name: str, *, version: str | None = None) -> list[Event]:
+        """Remove ``name`` from ``version`` (its parent's binding is hidden too)."""
+        ref = parse_ref(name)
+        if ref.name is None:
+            raise UcodeError("unbind takes a name, not a hash", hint="ucode names #HASH lists its names")
+        with self._env.begin(write=True) as txn:
+            v = self._version(txn, ref.version or version)
+            full, _h = self._resolve_name(txn, ref.name, v)
+            rec = self._version_record(txn, v) or {}
+            parent = rec.get("parent")
+            inherited = parent is not None and self._lookup(txn, parent, full) is not None
+            ev = self._set_binding(txn, v, full, "" if inherited else None)
+            return self._append(txn, [ev] if ev else [], cause=f"unbind {full}@{v}")
+
+    def alias(self, existing: str, new_name: str, *, version: str | None = None) -> list[Event]:
+        """Bind ``new_name`` to the hash ``existing`` has: a second name for the same definition."""
+        validate_name(new_name)
+        with self._env.begin(write=True) as txn:
+            name, h, v = self._resolve(txn, existing, version)
+            ev = self._set_binding(txn, v, new_name, h)
+            return self._append(txn, [ev] if ev else [], cause=f"alias {name or existing} {new_name}@{v}")
+
+    def move(self, old_name: str, new_name: str, *, version: str | None = None) -> list[Event]:
+        """Rename: bind ``new_name`` to ``old_name``'s hash and unbind ``old_name``, in one step (free:
+        nothing is re-hashed; dependents that call the old name keep their hash and see it unbound)."""
+        validate_name(new_name)
+        with self._env.begin(write=True) as txn:
+            ref = parse_ref(old_name)
+            if ref.name is None:
+                raise UcodeError("move takes a name, not a hash", hint="use ucode alias #HASH NEW")
+            v = self._version(txn, ref.version or version)
+            full, h = self._resolve_name(txn, ref.name, v)
+            if full == new_name:
+                return []
+            rec = self._version_record(txn, v) or {}
+            parent = rec.get("parent")
+            inherited = parent is not None and self._lookup(txn, parent, full) is not None
+            evs = [self._set_binding(txn, v, new_name, h), self._set_binding(txn, v, full, "" if inherited else None)]
+            return self._append(txn, [e for e in evs if e], cause=f"move {full} {new_name}@{v}")
+
+    # ------------------------------------------------------------------------------ reading
+
+    def resolve(self, ref: str, *, version: str | None = None) -> str:
+        """The full hash that ``ref`` (``NAME``, ``NAME@V`` or ``#HASH``) refers to."""
+        with self._env.begin() as txn:
+            return self._resolve(txn, ref, version)[1]
+
+    def resolve_name(self, ref: str, *, version: str | None = None) -> str:
+        """The full name a (suffix) reference refers to."""
+        with self._env.begin() as txn:
+            r = parse_ref(ref)
+            if r.name is None:
+                raise UcodeError(f"{ref} is a hash, not a name", hint="ucode names #HASH lists its names")
+            return self._resolve_name(txn, r.name, self._version(txn, r.version or version))[0]
+
+    def view(self, ref: str, *, version: str | None = None) -> DefinitionView:
+        """Everything about a name or hash: source, hash, dependencies (as bound now), warnings."""
+        with self._env.begin() as txn:
+            name, h, v = self._resolve(txn, ref, version)
+            rec = self._get(txn, "defs", h.encode())
+            if rec is None:
+                raise StoreCorruptError(f"{name} is bound to {hashing.short(h)}, which is not stored",
+                                        hint="rebind the name (ucode bind) or run ucode verify")
+            src = self._get(txn, "src", h.encode()) or {}
+            chain = self._chain(txn, v)
+            deps = {d: self._lookup(txn, v, d, chain) for d in rec["deps"]}
+            names = sorted({k.decode().split(_SEP)[2] for k, _ in self._prefix(txn, "byhash", _k(h, ""))})
+            return DefinitionView(
+                name=name, names=names, hash=h, kind=rec["kind"], version=v, source=src.get("source", ""),
+                docstring=src.get("doc"), path=src.get("path", ""), line=src.get("line", 0),
+                module=src.get("module", ""), deps=deps, written_against=dict(rec.get("wa", {})),
+                imports=list(rec["imports"]),
+                warnings=[Warning(c, m, src.get("path", ""), ln) for c, m, ln in src.get("warnings", [])],
+            )
+
+    def find(self, query: str, *, version: str | None = None, limit: int = 50) -> list[Match]:
+        """Names in ``version`` containing ``query`` (case-insensitive), best matches first."""
+        q = query.lower()
+        with self._env.begin() as txn:
+            v = self._version(txn, version)
+            scored = []
+            for name, h in self._bindings(txn, v).items():
+                low = name.lower()
+                leaf = low.rpartition(".")[2]
+                if q not in low:
+                    continue
+                rank = 0 if leaf == q else 1 if leaf.startswith(q) else 2 if q in leaf else 3
+                scored.append((rank, len(name), name, h))
+            scored.sort()
+            out = []
+            for _r, _l, name, h in scored[:limit]:
+                rec = self._get(txn, "defs", h.encode()) or {}
+                src = self._get(txn, "src", h.encode()) or {}
+                doc = (src.get("doc") or "").strip().splitlines()
+                out.append(Match(name, h, rec.get("kind", "?"), doc[0] if doc else ""))
+            return out
+
+    def ls(self, prefix: str | None = None, *, version: str | None = None) -> list[Binding]:
+        """Names in ``version``, optionally only those under namespace ``prefix``."""
+        with self._env.begin() as txn:
+            v = self._version(txn, version)
+            p = "" if not prefix else prefix.rstrip(".") + "."
+            binds = self._bindings(txn, v, p)
+            if prefix and not binds:
+                exact = self._lookup(txn, v, prefix)
+                if exact:
+                    return [Binding(prefix, exact, v)]
+            return [Binding(n, h, v) for n, h in sorted(binds.items())]
+
+    def names(self, ref: str) -> list[Binding]:
+        """Every (version, name) bound to the hash ``ref`` refers to."""
+        with self._env.begin() as txn:
+            _n, h, _v = self._resolve(txn, ref, None)
+            out = []
+            for k, _ in self._prefix(txn, "byhash", _k(h, "")):
+                _hh, ver, name = k.decode().split(_SEP)
+                out.append(Binding(name, h, ver))
+            return sorted(out, key=lambda b: (b.version, b.name))
+
+    def deps(self, ref: str, *, version: str | None = None) -> list[Binding]:
+        """The names ``ref``'s definition depends on, and what each is bound to in ``version``."""
+        with self._env.begin() as txn:
+            _n, h, v = self._resolve(txn, ref, version)
+            rec = self._get(txn, "defs", h.encode()) or {"deps": []}
+            chain = self._chain(txn, v)
+            return [Binding(d, self._lookup(txn, v, d, chain) or "", v) for d in rec["deps"]]
+
+    def dependents(self, ref: str, *, version: str | None = None) -> list[Binding]:
+        """Names in ``version`` whose definitions call (depend on) ``ref`` or any alias of it."""
+        with self._env.begin() as txn:
+            name, h, v = self._resolve(txn, ref, version)
+            chain = self._chain(txn, v)
+            targets = {k.decode().split(_SEP)[2] for k, _ in self._prefix(txn, "byhash", _k(h, ""))}
+            if name:
+                targets.add(name)
+            users: set[str] = set()
+            for t in targets:
+                users.update(k.decode().split(_SEP)[1] for k, _ in self._prefix(txn, "dependents", _k(t, "")))
+            out = []
+            for uh in users:
+                for k, _ in self._prefix(txn, "byhash", _k(uh, "")):
+                    _x, ver, uname = k.decode().split(_SEP)
+                    if ver in chain and self._lookup(txn, v, uname, chain) == uh:
+                        out.append(Binding(uname, uh, v))
+            return sorted(set(out), key=lambda b: b.name)
+
+    def history(self, name: str | None = None, *, version: str | None = None, limit: int | None = None) -> list[Event]:
+        """The namespace log, newest first; only events about ``name`` (a full name or suffix) if given."""
+        with self._env.begin() as txn:
+            full = None
+            if name is not None:
+                r = parse_ref(name)
+                if r.name is None:
+                    raise UcodeError("history takes a name", hint="ucode names #HASH lists a hash's names")
+                v = self._version(txn, r.version or version)
+                try:
+                    full = self._resolve_name(txn, r.name, v)[0]
+                except NameNotFoundError:
+                    full = r.name  # it may have been unbound: its history is still there
+            out = []
+            for ev in self._events(txn, reverse=True):
+                if full is not None and not (ev["kind"] == "bind" and ev["name"] == full):
+                    continue
+                if version is not None and ev["version"] != version:
+                    continue
+                out.append(Event(**ev))
+                if limit is not None and len(out) >= limit:
+                    break
+            return out
+
+    def log_position(self) -> int:
+        """The seq of the newest namespace event: pass it as ``at=`` to see the names as they are now."""
+        with self._env.begin() as txn:
+            return self._last_seq(txn)
+
+    def bindings(self, version: str | None = None, *, at: int | None = None) -> dict[str, str]:
+        """Every name -> hash in ``version``; as of log position ``at`` (rebuilt from the log) if given."""
+        with self._env.begin() as txn:
+            if at is None:
+                return dict(sorted(self._bindings(txn, self._version(txn, version)).items()))
+            state = namespace.fold(self._events(txn), at=at)
+            v = version or state.default or "v1"
+            if v not in state.parents:
+                raise VersionError(f"version {v!r} did not exist at log position {at}")
+            return state.bindings(v)
+
+    def undo(self) -> UndoResult:
+        """Undo the newest command that changed names (and is not undone yet), by appending its
+        inverse events. Nothing is erased: ``history`` shows both; repeated ``undo`` goes further back."""
+        with self._env.begin(write=True) as txn:
+            undone: set[int] = set()
+            target: list[dict[str, Any]] = []
+            for ev in self._events(txn, reverse=True):
+                if ev.get("undoes") is not None:
+                    undone.add(ev["undoes"])
+                    continue
+                if target and ev["op"] != target[0]["op"]:
+                    break
+                if ev["op"] in undone:
+                    continue
+                if namespace.inverse(ev) is None and not target:
+                    continue  # version creation alone: nothing to undo there
+                target.append(ev)
+            inverses = [inv for ev in target if (inv := namespace.inverse(ev)) is not None]
+            if not inverses:
+                raise NothingToUndoError("nothing to undo", hint="`ucode history` shows the namespace log")
+            op = target[0]["op"]
+            for inv in inverses:  # target is newest first: undo in reverse order
+                if inv["kind"] == "bind":
+                    self._set_binding(txn, inv["version"], inv["name"], inv["new"])
+                else:
+                    self._put(txn, "meta", b"default", _pack(inv["new"]))
+            cause = target[0]["cause"]
+            events = self._append(txn, inverses, cause=f"undo: {cause}", undoes=op)
+            return UndoResult(op, cause, events)
+
+    def diff(self, v1: str, v2: str) -> list[DiffEntry]:
+        """Names whose hash differs between two versions, with a unified diff of their sources."""
+        with self._env.begin() as txn:
+            a_v, b_v = self._version(txn, v1), self._version(txn, v2)
+            a, b = self._bindings(txn, a_v), self._bindings(txn, b_v)
+            out = []
+            for name in sorted(set(a) | set(b)):
+                ha, hb = a.get(name), b.get(name)
+                if ha == hb:
+                    continue
+                sa = (self._get(txn, "src", ha.encode()) or {}).get("source", "") if ha else ""
+                sb = (self._get(txn, "src", hb.encode()) or {}).get("source", "") if hb else ""
+                text = "".join(difflib.unified_diff(
+                    sa.splitlines(keepends=True), sb.splitlines(keepends=True),
+                    fromfile=f"{name}@{a_v}", tofile=f"{name}@{b_v}"))
+                out.append(DiffEntry(name, ha, hb, text))
+            return out
+
+    def versions(self) -> list[VersionInfo]:
+        with self._env.begin() as txn:
+            default = self._default(txn)
+            out = []
+            for key, raw in self._prefix(txn, "versions", b""):
+                rec = self._unpack(raw, "versions", key)
+                name = key.decode()
+                own = sum(1 for _ in self._prefix(txn, "bind", _k(name, "")))
+                out.append(VersionInfo(name, rec.get("parent"), name == default, own, rec.get("created", 0.0)))
+            return out
+
+    def create_version(self, version: str, *, parent: str | None = None) -> list[Event]:
+        """Create ``version`` from ``parent`` (default: the default version)."""
+        validate_version(version)
+        with self._env.begin(write=True) as txn:
+            if self._version_record(txn, version) is not None:
+                raise VersionError(f"version {version!r} already exists", hint="ucode versions lists them")
+            p = self._version(txn, parent)
+            self._put(txn, "versions", version.encode(), _pack({"parent": p, "created": self._clock()}))
+            return self._append(txn, [{"kind": "version", "version": version, "name": version, "old": p,
+                                       "new": None}], cause=f"version create {version}")
+
+    def use_version(self, version: str) -> list[Event]:
+        """Make ``version`` the default one (what commands use without ``--version``)."""
+        with self._env.begin(write=True) as txn:
+            v = self._version(txn, version)
+            old = self._default(txn)
+            if old == v:
+                return []
+            self._put(txn, "meta", b"default", _pack(v))
+            return self._append(txn, [{"kind": "use", "version": v, "name": "", "old": old, "new": v}],
+                                 cause=f"version use {v}")
+
+    def default_version(self) -> str:
+        with self._env.begin() as txn:
+            return self._default(txn)
+
+    # ------------------------------------------------------------------------------ closure
+
+    def closure_hash(self, ref: str, *, version: str | None = None) -> str:
+        """The hash of ``ref``'s definition together with everything its names resolve to in ``version``:
+        it changes exactly when what would run changes."""
+        with self._env.begin() as txn:
+            _n, h, v = self._resolve(txn, ref, version)
+            chain = self._chain(txn, v)
+
+            def deps_of(x: str) -> list[str | None]:
+                rec = self._get(txn, "defs", x.encode()) or {"deps": [], "wa": {}}
+                out: list[str | None] = []
+                for d in rec["deps"]:
+                    dh = self._lookup(txn, v, d, chain)
+                    if dh == x:  # never late-bind to itself through another name: use what it wraps
+                        dh = rec.get("wa", {}).get(d)
+                    out.append(dh)
+                return out
+
+            return hashing.closure_hashes([h], deps_of)[h]
+
+    # ------------------------------------------------------------------------------- verify
+
+    def verify(self) -> VerifyResult:
+        """Re-hash every stored definition from its source, and rebuild the names from the log.
+
+        Reports definitions whose source no longer hashes to their key, records that cannot be decoded,
+        names bound to hashes that are not stored, and any difference between the materialized names and
+        the fold of the namespace log.
+        """
+        from ucode import normalize
+
+        problems: list[dict[str, str]] = []
+        checked = 0
+        with self._env.begin() as txn:
+            for key, raw in self._prefix(txn, "defs", b""):
+                h = key.decode()
+                checked += 1
+                try:
+                    rec = self._unpack(raw, "defs", key)
+                    src = self._get(txn, "src", key)
+                except StoreCorruptError as exc:
+                    problems.append({"hash": h, "problem": exc.message})
+                    continue
+                if src is None:
+                    problems.append({"hash": h, "problem": "no source stored"})
+                    continue
+                try:
+                    got = _rehash(normalize, rec, src)
+                except UcodeError as exc:
+                    problems.append({"hash": h, "problem": f"source does not parse: {exc.message}"})
+                    continue
+                if got != h:
+                    problems.append({"hash": h, "problem": f"source hashes to {hashing.short(got)}"})
+            try:
+                state = namespace.fold(self._events(txn))
+            except StoreCorruptError as exc:
+                problems.append({"hash": "", "problem": exc.message})
+                state = None
+            for key, _ in self._prefix(txn, "versions", b""):
+                v = key.decode()
+                actual = self._bindings(txn, v)
+                for name, h in actual.items():
+                    if txn.get(h.encode(), db=self._db["defs"]) is None:
+                        problems.append({"hash": h, "problem": f"{name}@{v} is bound to a hash that is not stored"})
+                if state is not None and state.bindings(v) != actual:
+                    diff = set(state.bindings(v).items()) ^ set(actual.items())
+                    problems.append({"hash": "", "problem": f"names in {v} differ from the fold of the log: "
+                                     + ", ".join(sorted(n for n, _ in diff)[:5])})
+        return VerifyResult(checked, problems)
+
+
+def _rehash(normalize: Any, rec: dict[str, Any], src: dict[str, Any]) -> str:
+    """Hash a stored definition again from its source, in the context it was added in."""
+    module = src["module"]
+    prelude: list[str] = []
+    modules: set[str] = set(rec.get("cbm", []))
+    for local, (kind, target) in src.get("refs", {}).items():
+        if kind == "import":
+            words = target.split(" ")
+            if words[0] == "from":
+                prelude.append(f"from {words[1]} import {words[3]} as {local}")
+            elif "." in words[1] and local == words[1].split(".")[0]:
+                prelude.append(f"import {words[1]}")
+            else:
+                prelude.append(f"import {words[1]} as {local}")
+        elif kind == "dep":
+            mod, _, leaf = target.rpartition(".")
+            if mod == module:
+                prelude.append(f"{local} = None")
+            else:
+                modules.add(mod)
+                prelude.append(f"from {mod} import {leaf} as {local}")
+        elif kind == "module":
+            modules.add(target)
+            prelude.append(f"import {target} as {local}" if local != target else f"import {target}")
+    modules.add(module)
+    closed = set()
+    for m in modules:
+        parts = m.split(".")
+        closed.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    deps = set(rec["deps"])
+    ctx = normalize.Context(frozenset(closed), lambda fqn: fqn in deps)
+    text = "\n".join(prelude) + "\n" + src["source"]
+    pm = normalize.normalize_module(text, path=src.get("path", "<store>"), module=module, ctx=ctx)
+    want = src["names"][0]
+    for d in pm.definitions:
+        if want in d.names:
+            return str(d.hash)
+    raise UcodeError(f"{want} not found in its stored source")
+

@@ -1,0 +1,179 @@
+"""Hashes: the canonical encoding of a definition, its hash, its closure hash and how hashes are shown.
+
+Pure functions, no I/O, and no libcst (read paths import this module). Normalization, which turns source
+into the canonical tree hashed here, lives in :mod:`ucode.normalize`.
+
+Invariants:
+
+* A definition hash is ``blake3(msgpack([SCHEME, kind, tree, imports, deps]))``. ``SCHEME`` comes first so
+  a future scheme can never produce the same bytes as this one. ``tree`` is a nested list of ``str`` and
+  ``int`` only; ``imports`` and ``deps`` are sorted lists of ``str``. msgpack's encoding of those types is
+  canonical (smallest form, no maps, no floats), so the hash depends on nothing but the definition:
+  not the Python version, not the platform, not dict order.
+* A hash is shown as ``#`` + the first 10 characters of lowercase RFC 4648 base32 of the 32-byte digest.
+  Full hashes are 52 characters; any unique prefix of 3 or more characters names a definition.
+* A closure hash identifies a definition *and* everything its names resolve to in one version. Mutually
+  recursive definitions form a strongly connected component that is hashed as a unit, by member hashes
+  (not by name), as Unison does; a member's closure hash is then the component's hash plus its own.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import blake3
+import msgpack
+
+__all__ = [
+    "CLOSURE_SCHEME",
+    "DEF_SCHEME",
+    "FULL_LENGTH",
+    "MIN_PREFIX",
+    "SHORT_LENGTH",
+    "closure_hashes",
+    "definition_hash",
+    "digest_to_text",
+    "is_hash_ref",
+    "short",
+]
+
+DEF_SCHEME = "ucode/def/1"
+CLOSURE_SCHEME = "ucode/closure/1"
+SHORT_LENGTH = 10
+FULL_LENGTH = 52
+MIN_PREFIX = 3
+_BASE32_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz234567")
+
+
+def _pack(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def digest_to_text(digest: bytes) -> str:
+    """Lowercase base32 without padding: 32 bytes -> 52 characters."""
+    return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+
+
+def _blake(data: bytes) -> str:
+    return digest_to_text(blake3.blake3(data).digest())
+
+
+def definition_hash(kind: str, tree: Any, imports: Sequence[str], deps: Sequence[str]) -> str:
+    """The full hash of a normalized definition.
+
+    ``imports`` and ``deps`` must be the sorted lists the normalizer produced: the ``tree`` refers to them
+    by position (``_u_i0``, ``_u_d0``, ...), so their order is part of the meaning.
+    """
+    if list(imports) != sorted(imports) or list(deps) != sorted(deps):
+        raise ValueError("imports and deps must be sorted")
+    return _blake(_pack([DEF_SCHEME, kind, tree, list(imports), list(deps)]))
+
+
+def short(full_hash: str) -> str:
+    """``#`` + the first 10 characters: how a hash is shown."""
+    return "#" + full_hash[:SHORT_LENGTH]
+
+
+def is_hash_ref(ref: str) -> bool:
+    """True when ``ref`` is written as a hash reference (``#abc...``)."""
+    return ref.startswith("#")
+
+
+def normalize_hash_ref(ref: str) -> str | None:
+    """The lowercase prefix of a ``#hash`` reference, or None when it is not a valid one."""
+    body = ref[1:] if ref.startswith("#") else ref
+    body = body.lower()
+    if not (MIN_PREFIX <= len(body) <= FULL_LENGTH) or not set(body) <= _BASE32_CHARS:
+        return None
+    return body
+
+
+def closure_hashes(
+    roots: Iterable[str],
+    deps_of: Callable[[str], Sequence[str | None]],
+) -> dict[str, str]:
+    """Closure hashes for ``roots`` and everything they reach.
+
+    ``deps_of(h)`` returns, for definition ``h``, the hash each of its dependency names resolves to, in
+    the order of its sorted dependency names, or None for a name that does not resolve (a missing name is
+    part of what would run, so it is part of the closure hash).
+
+    Components are found with an iterative Tarjan (no recursion limit on deep chains) and hashed in
+    reverse topological order, so every external dependency's closure hash is known when it is needed.
+    """
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    edges: dict[str, Sequence[str | None]] = {}
+    component_of: dict[str, int] = {}
+    components: list[list[str]] = []
+    counter = 0
+
+    for root in roots:
+        if root in index:
+            continue
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+                edges[node] = deps_of(node)
+            out = edges[node]
+            advanced = False
+            while i < len(out):
+                nxt = out[i]
+                i += 1
+                if nxt is None:
+                    continue
+                if nxt not in index:
+                    work.append((node, i))
+                    work.append((nxt, 0))
+                    advanced = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if advanced:
+                continue
+            if low[node] == index[node]:
+                members: list[str] = []
+                while True:
+                    m = stack.pop()
+                    on_stack.discard(m)
+                    component_of[m] = len(components)
+                    members.append(m)
+                    if m == node:
+                        break
+                components.append(members)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+
+    result: dict[str, str] = {}
+    # Tarjan emits components in reverse topological order: dependencies first.
+    for cid, members in enumerate(components):
+        entries = []
+        for m in sorted(set(members)):
+            dep_entries: list[list[str]] = []
+            for d in edges[m]:
+                if d is None:
+                    dep_entries.append(["missing"])
+                elif component_of[d] == cid:
+                    dep_entries.append(["member", d])
+                else:
+                    dep_entries.append(["closure", result[d]])
+            entries.append([m, dep_entries])
+        component_hash = _blake(_pack([CLOSURE_SCHEME, entries]))
+        for m in members:
+            result[m] = _blake(_pack([CLOSURE_SCHEME, component_hash, m]))
+    return result
+
+
+def pack_canonical(value: Mapping[str, Any] | Sequence[Any]) -> bytes:
+    """msgpack bytes of ``value`` (exposed for tests and golden files)."""
+    return _pack(value)

@@ -1,0 +1,173 @@
+"""The data the API returns: plain frozen dataclasses, each with ``to_dict()`` for ``--json``.
+
+Nothing here touches the store or libcst; the CLI renders these, scripts read their dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "AddResult",
+    "AddedName",
+    "Binding",
+    "DefinitionView",
+    "DiffEntry",
+    "Event",
+    "Match",
+    "SkippedStatement",
+    "UndoResult",
+    "VerifyResult",
+    "VersionInfo",
+    "Warning",
+]
+
+
+class _Dict:
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload, no-any-return]
+
+
+@dataclass(frozen=True)
+class Warning(_Dict):  # noqa: A001 - the domain word; never imported with *
+    """A hidden effect or unresolved name found at add time (``code`` is e.g. ``clock``)."""
+
+    code: str
+    message: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class AddedName(_Dict):
+    """One name an ``add`` bound, and what happened to it.
+
+    ``status``: ``added`` (new name), ``updated`` (rebound to a new hash), ``unchanged``,
+    ``reformatted`` (same hash, the stored source text was updated: a comment or formatting edit) or
+    ``alias`` (a package re-export bound to the hash of what it re-exports).
+    """
+
+    name: str
+    hash: str
+    status: str
+    kind: str
+    old_hash: str | None
+    path: str
+    line: int
+    warnings: list[Warning] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SkippedStatement(_Dict):
+    path: str
+    line: int
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AddResult(_Dict):
+    version: str
+    names: list[AddedName]
+    skipped: list[SkippedStatement]
+    stale: list[str]
+    files: int
+    wrote: bool
+    created_version: bool
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for n in self.names:
+            out[n.status] = out.get(n.status, 0) + 1
+        return out
+
+
+@dataclass(frozen=True)
+class DefinitionView(_Dict):
+    """Everything ``view`` shows about a name or hash."""
+
+    name: str | None
+    names: list[str]
+    hash: str
+    kind: str
+    version: str
+    source: str
+    docstring: str | None
+    path: str
+    line: int
+    module: str
+    deps: dict[str, str | None]
+    written_against: dict[str, str]
+    imports: list[str]
+    warnings: list[Warning]
+
+
+@dataclass(frozen=True)
+class Match(_Dict):
+    name: str
+    hash: str
+    kind: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Binding(_Dict):
+    name: str
+    hash: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Event(_Dict):
+    """One entry of the namespace log.
+
+    ``kind``: ``bind`` (``old`` -> ``new`` for ``name`` in ``version``; ``None`` = not set in this version,
+    ``""`` = explicitly unbound), ``version`` (``name`` created from parent ``old``), ``use`` (default
+    version ``old`` -> ``new``). ``op`` groups the events of one command; ``undoes`` marks an undo.
+    """
+
+    seq: int
+    time: float
+    op: int
+    kind: str
+    version: str
+    name: str
+    old: str | None
+    new: str | None
+    cause: str
+    undoes: int | None = None
+
+
+@dataclass(frozen=True)
+class UndoResult(_Dict):
+    undone_op: int
+    cause: str
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class DiffEntry(_Dict):
+    name: str
+    old: str | None
+    new: str | None
+    diff: str
+
+
+@dataclass(frozen=True)
+class VersionInfo(_Dict):
+    name: str
+    parent: str | None
+    default: bool
+    own_bindings: int
+    created: float
+
+
+@dataclass(frozen=True)
+class VerifyResult(_Dict):
+    checked: int
+    problems: list[dict[str, str]]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
