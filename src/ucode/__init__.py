@@ -26,6 +26,8 @@ from ucode.errors import (
     UcodeError,
 )
 
+from ucode.mount import mount, unmount
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -38,7 +40,10 @@ __all__ = [
     "UcodeError",
     "__version__",
     "find_store",
+    "mount",
     "open",
+    "run",
+    "unmount",
 ]
 
 
@@ -48,3 +53,10 @@ def open(store: str | os.PathLike[str] | None = None, *, create: bool = True) ->
     from ucode.codebase import open_codebase
 
     return open_codebase(store, create=create)
+
+
+def run(name: str, *args: object, version: str | None = None, store: str | os.PathLike[str] | None = None,
+        **kwargs: object) -> object:
+    """Run the stored function ``name`` once and return its result (opens and closes the store)."""
+    with open(store, create=False) as cb:
+        return cb.run(name, *args, version=version, **kwargs)

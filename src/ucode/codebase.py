@@ -18,6 +18,8 @@ Tables (LMDB named databases; keys are UTF-8, ``\\0`` separates key parts):
 ``log``         ``seq`` (8-byte big-endian) -> event (see :mod:`ucode.namespace`)
 ``versions``    version -> {parent, created}
 ``modules``     module -> {path, package, doc, skipped}
+``code``        ``hash \0 python-cache-tag`` -> [source digest, marshalled code]: compiled once, so
+                ``run`` neither parses source nor imports libcst
 ==============  ====================================================================================
 
 Read paths (view, find, ls, names, history, ...) never import libcst: only ``add`` and ``verify`` do.
@@ -29,12 +31,14 @@ import ast
 import difflib
 import os
 import struct
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import blake3
 import lmdb
 import msgpack
 
@@ -69,12 +73,15 @@ from ucode.names import parse_ref, suffix_matches, validate_name, validate_versi
 
 if TYPE_CHECKING:
     from ucode.normalize import NormalizedDefinition, ParsedModule
+    from ucode.runner import Runtime
 
-__all__ = ["SCHEMA_VERSION", "STORE_DIR", "Codebase", "find_store", "open_codebase"]
+__all__ = [
+    "SCHEMA_VERSION", "STORE_DIR", "ClosureImage", "Codebase", "LoadedDefinition", "find_store", "open_codebase",
+]
 
 SCHEMA_VERSION = 1
 STORE_DIR = ".ucode"
-_TABLES = ("meta", "defs", "src", "dependents", "bind", "byhash", "leaf", "log", "versions", "modules")
+_TABLES = ("meta", "defs", "src", "dependents", "bind", "byhash", "leaf", "log", "versions", "modules", "code")
 _SEP = "\0"
 _MAP_SIZE = 1 << 36  # address space, not disk: LMDB files grow as needed
 ProgressFn = Callable[[int, int, str], None]
@@ -119,6 +126,57 @@ def open_codebase(store: str | os.PathLike[str] | None = None, *, create: bool =
     return Codebase(path)
 
 
+_CACHE_TAG = sys.implementation.cache_tag or "python"
+
+
+def _compile_for_cache(h: str, src: dict[str, Any]) -> bytes | None:
+    """Compile a definition as the runner will (same filename and line numbers), so the first run
+    does not have to; None if this Python cannot compile it (the runner will report it then)."""
+    import marshal
+
+    from ucode.runner import code_filename
+
+    padded = "\n" * (src["line"] - 1) + src["source"]
+    try:
+        code = compile(padded, code_filename(src["module"], src["names"][0], h), "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None
+    return marshal.dumps(code)
+
+
+def _source_digest(source: str) -> str:
+    return hashing.digest_to_text(blake3.blake3(source.encode("utf-8")).digest())[:16]
+
+
+@dataclass
+class LoadedDefinition:
+    """One definition as the runner needs it. ``deps`` maps each dependency name to the hash it resolves
+    to in the snapshot (``None``: unbound; ``"module:NAME"``: a stored module)."""
+
+    hash: str
+    kind: str
+    module: str
+    path: str
+    line: int
+    names: list[str]
+    source: str
+    refs: dict[str, tuple[str, str]]
+    deps: dict[str, str | None]
+    code: bytes | None
+    warnings: list[str]
+    closure: str = ""
+
+
+@dataclass
+class ClosureImage:
+    entry: str
+    entry_name: str | None
+    version: str
+    position: int
+    defs: dict[str, LoadedDefinition]
+    entries: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class _Pending:
     """What one ``add`` will write, computed in a read snapshot before any write begins."""
@@ -147,17 +205,22 @@ class Codebase:
             raise StoreError(f"cannot open the store at {self.path}: {exc}",
                              hint="check the path and its permissions") from None
         try:
+            # Opening named tables needs a (short) write transaction in LMDB: it also creates them, and
+            # initializes a new store, atomically.
+            # An exception inside aborts the transaction: a refused store is left exactly as it was.
             with self._env.begin(write=True) as txn:
-                self._db = {name: self._env.open_db(name.encode(), txn=txn) for name in _TABLES}
-                raw = txn.get(b"schema", db=self._db["meta"])
-                if raw is None:
-                    self._init_store(txn)
-                else:
+                meta = self._env.open_db(b"meta", txn=txn)
+                raw = txn.get(b"schema", db=meta)
+                if raw is not None:
                     found = self._unpack(raw, "meta", "schema")
                     if not isinstance(found, int):
-                        raise StoreCorruptError(f"the store at {self.path} has an unreadable schema record")
+                        raise StoreCorruptError(f"the store at {self.path} has an unreadable schema record",
+                                                hint="restore it from a backup")
                     if found > SCHEMA_VERSION:
                         raise StoreVersionError(str(self.path), found, SCHEMA_VERSION)
+                self._db = {name: self._env.open_db(name.encode(), txn=txn) for name in _TABLES}
+                if raw is None:
+                    self._init_store(txn)
         except lmdb.Error as exc:
             self._env.close()
             raise StoreCorruptError(f"the store at {self.path} cannot be read: {exc}",
@@ -429,6 +492,9 @@ class Codebase:
                         self._put(txn, "dependents", _k(dep, h), b"")
                 for h, rec in pending.src_updates.items():
                     self._put(txn, "src", h.encode(), _pack(rec))
+                    code = _compile_for_cache(h, rec)
+                    if code is not None:
+                        self._put(txn, "code", _k(h, _CACHE_TAG), _pack([_source_digest(rec["source"]), code]))
                 for name, h in pending.binds:
                     ev = self._set_binding(txn, target, name, h)
                     if ev is not None:
@@ -858,11 +924,160 @@ class Codebase:
             return self._append(txn, [{"kind": "use", "version": v, "name": "", "old": old, "new": v}],
                                  cause=f"version use {v}")
 
+    def stats(self) -> dict[str, Any]:
+        """Store facts: path, size on disk, counts, and LMDB's last transaction id (it only moves when
+        something was written)."""
+        with self._env.begin() as txn:
+            counts = {t: txn.stat(self._db[t])["entries"] for t in ("defs", "bind", "log", "versions", "modules")}
+        data = self.path / "data.mdb"
+        return {"path": str(self.path), "bytes": data.stat().st_size if data.exists() else 0,
+                "last_txnid": self._env.info()["last_txnid"], "schema": SCHEMA_VERSION, **counts}
+
     def default_version(self) -> str:
         with self._env.begin() as txn:
             return self._default(txn)
 
     # ------------------------------------------------------------------------------ closure
+
+    def _snapshot_lookup(self, txn: lmdb.Transaction, version: str | None, at: int | None
+                         ) -> tuple[str, int, Callable[[str], str | None]]:
+        """(version, log position, name -> hash) for the names as of log position ``at`` (now if None)."""
+        if at is None:
+            v = self._version(txn, version)
+            chain = self._chain(txn, v)
+            return v, self._last_seq(txn), lambda name: self._lookup(txn, v, name, chain)
+        state = namespace.fold(self._events(txn), at=at)
+        v = version or state.default or "v1"
+        if v not in state.parents:
+            raise VersionError(f"version {v!r} did not exist at log position {at}")
+        return v, at, lambda name: state.lookup(v, name)
+
+    def load_closure(self, ref: str, *, version: str | None = None, at: int | None = None) -> ClosureImage:
+        """Everything needed to run ``ref``: its definition and the transitive closure of what its names
+        resolve to in ``version`` as of log position ``at`` (now if None), read in one snapshot.
+
+        This is the resolver's input: it reads only what the entry point needs. A dependency that
+        resolves to the definition itself (``lookupUserV2`` bound as ``lookupUser``) resolves to the hash
+        it was written against instead: a definition never late-binds to itself through another name.
+        """
+        return self.load_closures([ref], version=version, at=at)
+
+    def load_closures(self, refs: Sequence[str], *, version: str | None = None, at: int | None = None
+                      ) -> ClosureImage:
+        """:meth:`load_closure` for several entry points at once (one snapshot, shared closure);
+        ``entries`` maps each ref to its hash, ``entry`` is the first one's."""
+        with self._env.begin() as txn:
+            parsed = [parse_ref(ref) for ref in refs]
+            versions = {p.version for p in parsed if p.version}
+            v, pos, lookup = self._snapshot_lookup(txn, (versions.pop() if len(versions) == 1 else None) or version, at)
+            entries: dict[str, str] = {}
+            entry_names: dict[str, str | None] = {}
+            for ref, r in zip(refs, parsed, strict=True):
+                if r.hash_prefix is not None:
+                    entries[ref], entry_names[ref] = self._resolve_hash(txn, r.hash_prefix, ref), None
+                    continue
+                assert r.name is not None
+                if at is None:
+                    name, h0 = self._resolve_name(txn, r.name, v)
+                else:
+                    name, found = r.name, lookup(r.name)
+                    if found is None:
+                        raise NameNotFoundError(r.name, f"{v} at log position {at}")
+                    h0 = found
+                entries[ref], entry_names[ref] = h0, name
+            modules: set[str] | None = None
+            defs: dict[str, LoadedDefinition] = {}
+            todo = list(entries.values())
+            while todo:
+                h = todo.pop()
+                if h in defs:
+                    continue
+                rec = self._get(txn, "defs", h.encode())
+                src = self._get(txn, "src", h.encode())
+                if rec is None or src is None:
+                    raise StoreCorruptError(f"definition {hashing.short(h)} is bound but not stored",
+                                            hint="rebind the name to a stored hash (ucode bind) or re-add it")
+                deps: dict[str, str | None] = {}
+                for d in rec["deps"]:
+                    dh = lookup(d)
+                    if dh == h:
+                        dh = rec.get("wa", {}).get(d)
+                    if dh is None:
+                        if modules is None:
+                            modules = {k.decode() for k, _ in self._prefix(txn, "modules", b"")}
+                        if d in modules:
+                            deps[d] = "module:" + d
+                            continue
+                    deps[d] = dh
+                    if dh is not None and dh not in defs:
+                        todo.append(dh)
+                blob = txn.get(_k(h, _CACHE_TAG), db=self._db["code"])
+                code = None
+                if blob is not None:
+                    digest, marshalled = self._unpack(blob, "code", h)
+                    if digest == _source_digest(src["source"]):
+                        code = marshalled
+                defs[h] = LoadedDefinition(
+                    hash=h, kind=rec["kind"], module=src["module"], path=src.get("path", ""),
+                    line=src.get("line", 1), names=list(src["names"]), source=src["source"],
+                    refs={k: (v_[0], v_[1]) for k, v_ in src.get("refs", {}).items()}, deps=deps, code=code,
+                    warnings=[w[1] for w in src.get("warnings", [])],
+                )
+        closures = hashing.closure_hashes(
+            list(entries.values()), lambda x: [None if (d is None or d.startswith("module:")) else d
+                                               for d in defs[x].deps.values()])
+        for h, d in defs.items():
+            d.closure = closures[h]
+        first = refs[0]
+        return ClosureImage(entry=entries[first], entry_name=entry_names[first], version=v, position=pos,
+                            defs=defs, entries=entries)
+
+    def module_info(self, module: str) -> dict[str, Any] | None:
+        """The stored record of a module (path, package, doc, skipped statements), or None."""
+        with self._env.begin() as txn:
+            rec = self._get(txn, "modules", module.encode())
+            return rec if isinstance(rec, dict) else None
+
+    def submodules(self, module: str) -> list[str]:
+        """Stored modules directly below ``module``."""
+        prefix = module + "."
+        with self._env.begin() as txn:
+            return [k.decode() for k, _ in self._prefix(txn, "modules", prefix.encode())
+                    if "." not in k.decode()[len(prefix):]]
+
+    @property
+    def runtime(self) -> Runtime:
+        """This codebase's runtime: the objects built from it, cached by closure hash."""
+        rt = self.__dict__.get("_runtime")
+        if rt is None:
+            from ucode.runner import Runtime
+
+            rt = self.__dict__["_runtime"] = Runtime(self)
+        return rt
+
+    def function(self, ref: str, *, version: str | None = None, at: int | None = None) -> Any:
+        """The stored definition ``ref`` as an ordinary Python object (a function is a plain function).
+
+        Its names resolve through the bindings of ``version`` as they are now (or at log position
+        ``at``); call ``function`` again to pick up rebindings (it is cheap when nothing changed).
+        """
+        return self.runtime.load(ref, version=version, at=at)[0]
+
+    def run(self, ref: str, *args: Any, version: str | None = None, **kwargs: Any) -> Any:
+        """Run a stored function with arguments, as ``ucode run`` does (async and generators included)."""
+        from ucode.runner import call, check_arguments
+
+        obj = self.function(ref, version=version)
+        check_arguments(ref, obj, list(args), kwargs)
+        return call(obj, list(args), kwargs)
+
+    def store_code(self, items: dict[str, tuple[str, bytes]]) -> None:
+        """Cache compiled code: hash -> (source it was compiled from, marshalled code object)."""
+        if not items:
+            return
+        with self._env.begin(write=True) as txn:
+            for h, (source, marshalled) in items.items():
+                self._put(txn, "code", _k(h, _CACHE_TAG), _pack([_source_digest(source), marshalled]))
 
     def closure_hash(self, ref: str, *, version: str | None = None) -> str:
         """The hash of ``ref``'s definition together with everything its names resolve to in ``version``:

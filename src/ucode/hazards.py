@@ -11,7 +11,7 @@ proof: a call through a variable (``f = time.time; f()``) is not seen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -88,11 +88,14 @@ class HazardScanner:
         qualnames: dict[int, str],
         free: dict[int, tuple[str, str]],
         line_of: Callable[[cst.CSTNode], int],
+        local: Collection[int] = (),
     ) -> None:
         self.table = table
         self.qualnames = qualnames
         self.free = free
         self.line_of = line_of
+        # ids of Name nodes that are local variables: a parameter called ``open`` is not the builtin.
+        self.local = local
 
     def _qualified(self, node: cst.BaseExpression) -> str | None:
         attrs: list[str] = []
@@ -103,7 +106,7 @@ class HazardScanner:
             return None
         base = self.qualnames.get(id(node))
         if base is None:
-            if id(node) in self.free or self.table.lookup(node.value) is not None:
+            if id(node) in self.free or id(node) in self.local or self.table.lookup(node.value) is not None:
                 return None
             if node.value in ("open", "input"):
                 base = f"builtins.{node.value}"
@@ -133,8 +136,16 @@ class HazardScanner:
             seen.add((code, message))
             found.append(Finding(code, message, self.line_of(node)))
 
+        # Imported names used bare (``from os import environ; environ["X"]``) are checked too; the
+        # ones at the root of an attribute chain or called are covered by the Attribute / Call checks.
+        covered = {id(n.value) for n in nodes if isinstance(n, cst.Attribute)}
+        covered |= {id(n.func) for n in nodes if isinstance(n, cst.Call)}
         for n in nodes:
-            if isinstance(n, cst.Global):
+            if isinstance(n, cst.Name) and id(n) in self.qualnames and id(n) not in covered:
+                hit = classify(self.qualnames[id(n)])
+                if hit is not None:
+                    report(hit[0], f"{self.qualnames[id(n)]} {hit[1]}", n)
+            elif isinstance(n, cst.Global):
                 names = ", ".join(item.name.value for item in n.names)
                 report("global", f"`global {names}` rebinds module-level state", n)
             elif isinstance(n, (cst.Call, cst.Attribute)):
@@ -144,12 +155,15 @@ class HazardScanner:
                     hit = classify(qual)
                     if hit is not None:
                         report(hit[0], f"{qual} {hit[1]}", n)
-                if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute):
-                    if n.func.attr.value in _MUTATORS:
-                        root = self._global_root(n.func.value)
-                        if root is not None and kind != "value":
-                            report("global-mutation", f"mutates module-level {root} "
-                                   f"(.{n.func.attr.value}())", n)
+                if (
+                    isinstance(n, cst.Call)
+                    and isinstance(n.func, cst.Attribute)
+                    and n.func.attr.value in _MUTATORS
+                ):
+                    root = self._global_root(n.func.value)
+                    if root is not None and kind != "value":
+                        report("global-mutation", f"mutates module-level {root} "
+                               f"(.{n.func.attr.value}())", n)
             elif isinstance(n, (cst.AssignTarget, cst.AugAssign, cst.Del)):
                 target = n.target
                 if isinstance(target, (cst.Attribute, cst.Subscript)):

@@ -39,6 +39,8 @@ from libcst.metadata import (
     Assignment,
     BaseAssignment,
     BuiltinAssignment,
+    ClassScope,
+    ComprehensionScope,
     GlobalScope,
     ImportAssignment,
     MetadataWrapper,
@@ -68,7 +70,9 @@ SELF = "_u_self"
 _RESERVED_PREFIX = "_u_"
 _MODULE_DUNDERS = frozenset(
     {"__name__", "__file__", "__doc__", "__spec__", "__loader__", "__package__", "__builtins__",
-     "__path__", "__annotations__", "__dict__", "__cached__"}
+     "__path__", "__annotations__", "__dict__", "__cached__",
+     # Not module-level, but implicit: the cell ``super()`` uses, visible in every method.
+     "__class__"}
 )
 _BUILTINS = frozenset(dir(builtins)) | _MODULE_DUNDERS
 # Calls that observe local variable *names*: renaming locals would change what they see.
@@ -210,7 +214,7 @@ class _ModuleTable:
             for alias in stmt.names:
                 mod = _dotted(alias.name)
                 if alias.asname is not None:
-                    local = _dotted(alias.asname.name)  # type: ignore[arg-type]
+                    local = _dotted(alias.asname.name)
                     if mod in self.ctx.modules:
                         self.bind(local, _Binding("module", mod))
                     elif "." in mod:
@@ -238,7 +242,7 @@ class _ModuleTable:
             return found
         for alias in stmt.names:
             name = _dotted(alias.name)
-            local = _dotted(alias.asname.name) if alias.asname is not None else name  # type: ignore[arg-type]
+            local = _dotted(alias.asname.name) if alias.asname is not None else name
             full = f"{absolute}.{name}"
             if full in self.ctx.modules:
                 self.bind(local, _Binding("module", full))
@@ -303,6 +307,14 @@ def _fstring_text(node: cst.FormattedString, text: str) -> str:
     return str(value).replace("{{", "{").replace("}}", "}")
 
 
+def _equal_text(node: cst.FormattedStringExpression) -> str:
+    """What ``f"{expr = }"`` prints before the value: the expression's source text up to and with ``=``."""
+    code = cst.Module(body=[]).code_for_node
+    parts = [node.whitespace_before_expression, node.expression, node.whitespace_after_expression]
+    text = "".join(code(p) for p in parts)
+    return text + (code(node.equal) if isinstance(node.equal, cst.AssignEqual) else "=")
+
+
 class _Encoder:
     """Encodes a libcst subtree as nested lists of str/int, applying the normalizer's renames."""
 
@@ -346,6 +358,10 @@ class _Encoder:
                         out.append([name, value])
                 else:
                     out.append([name, self.encode(value)])
+            if isinstance(node, cst.FormattedStringExpression) and node.equal is not None:
+                # ``f"{x = }"`` prints the expression's text as written, spaces and parentheses included,
+                # so that text is part of what the code does (``f"{x=}"`` prints something else).
+                out.append(["equal_text", _equal_text(node)])
             return out
         raise TypeError(f"cannot encode {type(node).__name__}")
 
@@ -393,6 +409,9 @@ class _Encoder:
 
         walk(node)
         if is_bytes:
+            if all(not isinstance(p, str) and p[0] == "Bytes" for p in parts):
+                # ``b"a" b"b"`` is the value ``b"ab"``: encode it exactly as that literal.
+                return ["Bytes", "".join(p[1] for p in parts)]
             return ["BytesConcat", [p if not isinstance(p, str) else ["Str", p] for p in parts]]
         if all(isinstance(p, str) for p in parts):
             return ["Str", "".join(parts)]
@@ -433,7 +452,14 @@ def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 
 
 class _ScopeIndex:
-    """Module-wide index from nodes to scope accesses and assignments."""
+    """Module-wide index from nodes to scope accesses and assignments.
+
+    Which binding a read refers to is decided by :meth:`resolve`, by Python's static rules, not by
+    libcst's ``Access.referents``: libcst only links a read to assignments that come *before* it in
+    the text, so ``prev`` read at the top of a loop body and assigned at its bottom, or ``cell`` in
+    ``[... for row in rows for cell in row if cell]``, had no (or the wrong) referent and were left
+    unrenamed while their assignments were renamed.
+    """
 
     def __init__(self, wrapper: MetadataWrapper) -> None:
         scopes = wrapper.resolve(ScopeProvider)
@@ -442,6 +468,11 @@ class _ScopeIndex:
         self.assign: dict[int, BaseAssignment] = {}
         self.fixed: set[tuple[int, str]] = set()  # (scope, name) keys that must keep their name
         self.global_scope: GlobalScope | None = None
+        # (scope, name) that the scope binds itself. libcst files an assignment after ``nonlocal x`` /
+        # ``global x`` under the *immediate parent* / global scope, so ``x in parent.assignments`` can
+        # be true when the parent never binds x (``nonlocal`` reaching past an intermediate function).
+        self._own: set[tuple[int, str]] = set()
+        redirected: list[tuple[cst.Name, Any]] = []  # (target, scope it appears in) of those
         seen: set[int] = set()
         for scope in scopes.values():
             if scope is None or id(scope) in seen:
@@ -451,11 +482,28 @@ class _ScopeIndex:
                 self.global_scope = scope
             for acc in scope.accesses:
                 self.access[id(acc.node)] = acc
+                # For ``import os.path``, libcst records the read of ``os.path`` on the Attribute node;
+                # the Name ``os`` at its root is what gets classified (and renamed ``_u_i<n>``).
+                root: cst.CSTNode = acc.node
+                while isinstance(root, cst.Attribute):
+                    root = root.value
+                if root is not acc.node and isinstance(root, cst.Name):
+                    self.access.setdefault(id(root), acc)
             for a in scope.assignments:
-                target = a.node
+                own_node = a.node if isinstance(a, Assignment) else None
+                node_scope = scopes.get(own_node, a.scope) if own_node is not None else a.scope
+                if node_scope is a.scope:
+                    self._own.add((id(a.scope), a.name))
+                elif isinstance(own_node, cst.Name):
+                    redirected.append((own_node, node_scope))
                 if isinstance(a, ImportAssignment) or not isinstance(a, Assignment):
                     self.fixed.add((id(a.scope), a.name))
                     continue
+                target = a.node
+                if isinstance(a.scope, ClassScope):
+                    # A name bound in a class body is an attribute of the class (``z = 1``, a dataclass
+                    # field ``x: int``): renaming it would change the class's interface.
+                    self.fixed.add((id(a.scope), a.name))
                 if isinstance(target, cst.Name):
                     self.assign[id(target)] = a
                 elif isinstance(target, (cst.FunctionDef, cst.ClassDef, cst.Param)):
@@ -463,6 +511,84 @@ class _ScopeIndex:
                     self.fixed.add((id(a.scope), a.name))
                 else:
                     self.fixed.add((id(a.scope), a.name))
+        # (scope, name) declared ``global`` / ``nonlocal`` in that scope.
+        self.declared_global: set[tuple[int, str]] = set()
+        self.declared_nonlocal: set[tuple[int, str]] = set()
+        # id(Name) -> (id(scope), name) for binding occurrences libcst puts in the wrong scope or misses.
+        self.override: dict[int, tuple[int, str]] = {}
+        self._extra: dict[int, set[str]] = {}  # id(scope) -> names it binds that libcst did not record
+        self._moved: set[tuple[int, str]] = set()  # bindings libcst recorded in the wrong scope
+        self._fix_unmodelled_bindings(scopes)
+        for name_node, node_scope in redirected:
+            if (id(node_scope), name_node.value) in self.declared_nonlocal:
+                key = self.resolve(name_node.value, node_scope)
+                if key is not None:
+                    self.override[id(name_node)] = key
+
+    def _fix_unmodelled_bindings(self, scopes: Any) -> None:
+        """Correct two binding rules libcst's ScopeProvider does not model (checked with libcst 1.9).
+
+        * ``match`` patterns: a capture (``case [x]``, ``case P() as x``, ``case {**rest}``) binds a
+          variable of the enclosing scope, but libcst records it as a read of that name; and the keyword
+          of a class pattern (``case Point(x=0)``) is an *attribute* name, but libcst records it as a read
+          of the variable ``x``, which then got renamed.
+        * An assignment expression in a comprehension (``[y := f(v) for v in xs]``) binds ``y`` in the
+          enclosing function, but libcst binds it in the comprehension's own scope, so later reads of
+          ``y`` were unresolved while the comprehension's ``y`` was renamed.
+        """
+        bindings: list[tuple[cst.Name, Any]] = []  # (name node, scope it really binds in)
+        for node, scope in scopes.items():
+            if scope is None:
+                continue
+            if isinstance(node, cst.Global):
+                self.declared_global.update((id(scope), item.name.value) for item in node.names)
+            elif isinstance(node, cst.Nonlocal):
+                self.declared_nonlocal.update((id(scope), item.name.value) for item in node.names)
+            elif isinstance(node, cst.MatchKeywordElement):
+                self.access.pop(id(node.key), None)  # an attribute name, like ``obj.x``: never renamed
+            elif isinstance(node, (cst.MatchAs, cst.MatchStar)) and isinstance(node.name, cst.Name):
+                bindings.append((node.name, scope))
+            elif isinstance(node, cst.MatchMapping) and isinstance(node.rest, cst.Name):
+                bindings.append((node.rest, scope))
+            elif (
+                isinstance(node, cst.NamedExpr)
+                and isinstance(scope, ComprehensionScope)
+                and isinstance(node.target, cst.Name)
+            ):
+                target: Any = scope
+                while isinstance(target, ComprehensionScope):
+                    self._moved.add((id(target), node.target.value))
+                    target = target.parent
+                bindings.append((node.target, target))
+        for name_node, scope in bindings:
+            name = name_node.value
+            if (id(scope), name) in self.declared_global or (id(scope), name) in self.declared_nonlocal:
+                continue  # the capture rebinds the global / enclosing variable: resolve() finds it
+            self._extra.setdefault(id(scope), set()).add(name)
+            self.override[id(name_node)] = (id(scope), name)
+            if not _is_local_scope(scope, self.global_scope) or isinstance(scope, ClassScope):
+                self.fixed.add((id(scope), name))  # a module global or a class attribute: keep the name
+
+    def binds(self, scope: Any, name: str) -> bool:
+        """Whether ``scope`` itself binds ``name`` (anywhere in it: Python scoping is static)."""
+        if name in self._extra.get(id(scope), ()):
+            return True
+        return (id(scope), name) in self._own and (id(scope), name) not in self._moved
+
+    def resolve(self, name: str, scope: Any) -> tuple[int, str] | None:
+        """The local binding a read of ``name`` in ``scope`` refers to, or None when it is not local
+        (a module-level name, a builtin or an unresolved name)."""
+        while scope is not None and not isinstance(scope, GlobalScope):
+            key = (id(scope), name)
+            if key in self.declared_global:
+                return None
+            if key not in self.declared_nonlocal and self.binds(scope, name):
+                return key
+            scope = scope.parent
+            # Class bodies are not visible from the functions and comprehensions nested in them.
+            while isinstance(scope, ClassScope):
+                scope = scope.parent
+        return None
 
 
 def _is_local_scope(scope: Any, global_scope: Any) -> bool:
@@ -515,7 +641,9 @@ class _DefinitionNormalizer:
         nodes = list(_walk(stmt))
         rename_locals = True
         for n in nodes:
-            if (isinstance(n, cst.Name) and n.value.startswith(_RESERVED_PREFIX)) or (isinstance(n, cst.FormattedStringExpression) and n.equal is not None):
+            if (isinstance(n, cst.Name) and n.value.startswith(_RESERVED_PREFIX)) or (
+                isinstance(n, cst.FormattedStringExpression) and n.equal is not None
+            ):
                 rename_locals = False
             elif isinstance(n, cst.Call):
                 func = n.func
@@ -592,22 +720,34 @@ class _DefinitionNormalizer:
             if isinstance(n, cst.Nonlocal):
                 scope = index.scopes.get(n)
                 for item in n.names:
-                    outer = getattr(scope, "parent", None)
-                    while _is_local_scope(outer, gscope) and item.name.value not in outer.assignments:
-                        outer = getattr(outer, "parent", None)
-                    if _is_local_scope(outer, gscope):
-                        local_keys[id(item.name)] = (id(outer), item.name.value)
+                    key = index.resolve(item.name.value, scope)  # skips ``scope``: it declares the name
+                    if key is not None:
+                        local_keys[id(item.name)] = key
                 continue
             if not isinstance(n, cst.Name):
                 continue
+            override_key = index.override.get(id(n))
+            if override_key is not None:
+                local_keys[id(n)] = override_key
+                continue
             acc = index.access.get(id(n))
             if acc is not None:
-                referents = acc.referents
-                if referents and all(
-                    not isinstance(r, BuiltinAssignment) and _is_local_scope(r.scope, gscope) for r in referents
-                ):
-                    r = next(iter(referents))
-                    local_keys[id(n)] = (id(r.scope), r.name)
+                if isinstance(acc.scope, ClassScope) and index.binds(acc.scope, n.value):
+                    # A class body looks names up at run time (class namespace, then globals), so
+                    # there the order libcst's referents follow is right: ``x = x + 1`` reads a global.
+                    referents = acc.referents
+                    if referents and all(
+                        not isinstance(r, BuiltinAssignment) and _is_local_scope(r.scope, gscope)
+                        for r in referents
+                    ):
+                        r = next(iter(referents))
+                        local_keys[id(n)] = (id(r.scope), r.name)
+                    else:
+                        classify_free(n)
+                    continue
+                key = index.resolve(n.value, acc.scope)
+                if key is not None:
+                    local_keys[id(n)] = key
                 else:
                     classify_free(n)
                 continue
@@ -657,7 +797,7 @@ class _DefinitionNormalizer:
                     inner = inner.value
                 consumed.add(id(inner))
 
-        for key, target in chain_deps.items():
+        for target in chain_deps.values():
             deps.add(target)
             if target not in table.ctx.modules:
                 cb_modules.add(target.rpartition(".")[0])
@@ -701,7 +841,7 @@ class _DefinitionNormalizer:
                     order[key] = f"_u_l{len(order)}"
                 renames[id(n)] = order[key]
 
-        warnings.extend(HazardScanner(table, qualnames, free, line_of).scan(nodes, self.kind))
+        warnings.extend(HazardScanner(table, qualnames, free, line_of, set(local_keys)).scan(nodes, self.kind))
         tree = _Encoder(renames, skip).encode(stmt)
         return _Result(tree, sorted_imports, sorted_deps, sorted(cb_modules), docstring, warnings,
                        rename_locals, renames, skip, dict(sorted(refs.items())))
@@ -740,7 +880,11 @@ def _is_import_block(stmt: cst.CSTNode) -> bool:
                 blocks.append(orelse.body)
                 orelse = orelse.orelse if isinstance(orelse, cst.If) else None
         for b in blocks:
-            inner = b.body if isinstance(b, cst.IndentedBlock) else [cst.SimpleStatementLine(body=b.body)]  # type: ignore[attr-defined]
+            inner: Sequence[cst.BaseStatement] = (
+                b.body if isinstance(b, cst.IndentedBlock)
+                else [cst.SimpleStatementLine(body=b.body)] if isinstance(b, cst.SimpleStatementSuite)
+                else []
+            )
             if not all(_is_import_block(s) for s in inner):
                 return False
         return True
@@ -772,9 +916,17 @@ def parse_source(source: str, *, path: str) -> cst.Module:
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        msg = exc.message.removeprefix("parser error: ")
+        # Python's own parser pinpoints errors better than libcst's (which reports the token after):
+        # use its line, column and message when it agrees that the source is invalid.
+        line, column, msg = exc.raw_line, exc.raw_column + 1, exc.message.removeprefix("parser error: ")
+        try:
+            compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        except SyntaxError as py_exc:
+            line, column, msg = py_exc.lineno or line, py_exc.offset or column, py_exc.msg
+        except (ValueError, RecursionError, MemoryError):
+            pass
         raise SourceError(
-            f"syntax error: {msg}", path=path, line=exc.raw_line, column=exc.raw_column + 1,
+            f"syntax error: {msg}", path=path, line=line, column=column,
             hint="fix the syntax and add again; nothing was stored",
         ) from None
     except (RecursionError, MemoryError) as exc:  # pathological nesting
@@ -813,7 +965,7 @@ def normalize_module(
 
     # Pass 1: source text, line of every top-level statement, and the module-level name table.
     line = 1 + len(mod.header)
-    stmt_info: list[tuple[cst.CSTNode, str, int]] = []
+    stmt_info: list[tuple[cst.SimpleStatementLine | cst.BaseCompoundStatement, str, int]] = []
     for stmt in mod.body:
         text = mod.code_for_node(stmt)
         lead = len(stmt.leading_lines) if hasattr(stmt, "leading_lines") else 0
@@ -956,6 +1108,22 @@ class _Renamer(cst.CSTTransformer):
     ) -> cst.BaseExpression:
         new = self.renames.get(id(original_node))
         return cst.Name(new) if new else updated_node
+
+    def leave_FormattedStringExpression(
+        self, original_node: cst.FormattedStringExpression, updated_node: cst.FormattedStringExpression
+    ) -> cst.FormattedStringExpression | cst.FlattenSentinel[cst.BaseFormattedStringContent]:
+        if original_node.equal is None or updated_node.deep_equals(original_node):
+            return updated_node
+        # ``f"{np.pi=}"`` prints the expression as written: once ``np`` is renamed ``_u_i0``, spell the
+        # ``=`` out (the original text, then the value with the conversion ``=`` implies) so the output
+        # is unchanged.
+        text = _equal_text(original_node).replace("{", "{{").replace("}", "}}")
+        conversion = updated_node.conversion
+        if conversion is None and updated_node.format_spec is None:
+            conversion = "r"
+        return cst.FlattenSentinel(
+            [cst.FormattedStringText(text), updated_node.with_changes(equal=None, conversion=conversion)]
+        )
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
         if id(original_node) in self.skip:

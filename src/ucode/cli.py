@@ -1,0 +1,857 @@
+"""The ``ucode`` command line: one thin command per :class:`~ucode.codebase.Codebase` method.
+
+Every command parses its arguments, calls exactly one ``Codebase`` method inside :func:`_session` and
+renders the result: rich tables and highlighted source for people, or with ``--json`` the result's
+``to_dict()`` on stdout for scripts. :func:`_session` opens the store and is the one place a
+:class:`~ucode.errors.UcodeError` becomes one red ``error:`` line (and a dim ``hint:`` line) on stderr and
+the error's exit code; Ctrl-C exits 130 quietly.
+
+Start-up cost: libcst is imported only by ``Codebase.add``/``verify`` and rich only inside the render
+functions, so ``import ucode.cli`` and ``--help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+import ucode
+from ucode import hashing
+from ucode.codebase import Codebase
+from ucode.errors import UcodeError
+from ucode.model import AddResult, Binding, DefinitionView, DiffEntry, Event, Match, VerifyResult, VersionInfo
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
+    from rich.text import Text
+
+__all__ = ["app", "main"]
+
+PROGRESS_MIN_FILES = 20
+"""``add`` shows a progress bar only when it reads more files than this."""
+
+_STORE_KEY = "ucode.store"
+_PIPE_WIDTH = 1000
+
+app = typer.Typer(
+    name="ucode",
+    help="ucode: a content-addressed code store for Python.\n\n"
+    "Store every top-level definition by the hash of its normalized source, bind names to hashes per "
+    "version, and view, find, rebind, diff and undo them.\n\n"
+    "Example: ucode add examples/app.py && ucode view lookupUser",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+version_app = typer.Typer(
+    help="Create versions and choose the default one.\n\nExample: ucode version create debug --parent v1",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(version_app, name="version")
+
+# ------------------------------------------------------------------------------------- options
+
+VersionOpt = Annotated[
+    str | None, typer.Option("--version", metavar="V", help="The version to use (default: the default version).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON to stdout.")]
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            envvar="UCODE_STORE",
+            metavar="PATH",
+            help="The store directory (default: the nearest .ucode/ from here upward).",
+        ),
+    ] = None,
+) -> None:
+    ctx.meta[_STORE_KEY] = store
+
+
+# ----------------------------------------------------------------------------- session/errors
+
+
+@contextmanager
+def _session(ctx: typer.Context, *, create: bool = False, as_json: bool = False) -> Iterator[Codebase]:
+    """The open codebase for one command; a ``UcodeError`` becomes ``error:``/``hint:`` and an exit code.
+
+    Only commands that write may ``create`` a store; the others fail cleanly where there is none.
+    """
+    try:
+        cb = ucode.open(ctx.meta.get(_STORE_KEY), create=create)
+        try:
+            yield cb
+        finally:
+            cb.close()
+    except UcodeError as exc:
+        _fail(exc, as_json=as_json)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _fail(exc: UcodeError, *, as_json: bool) -> NoReturn:
+    if as_json:
+        _emit({"error": exc.message, "hint": exc.hint})
+    _print_error(exc)
+    raise typer.Exit(exc.exit_code)
+
+
+def _print_error(exc: UcodeError) -> None:
+    """One red ``error:`` line and a dim ``hint:`` line on stderr (colored only on a terminal)."""
+    typer.secho(f"error: {exc.message}", fg="red", err=True)
+    if exc.hint:
+        typer.secho(f"hint: {exc.hint}", dim=True, err=True)
+
+
+def _emit(data: Any) -> None:
+    """JSON to stdout: a dict, or a list of them."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _dicts(items: Sequence[Any]) -> list[dict[str, Any]]:
+    return [item.to_dict() for item in items]
+
+
+# ------------------------------------------------------------------------------- rendering
+
+
+def _console(*, stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    con = Console(stderr=stderr, highlight=False)
+    if not con.is_terminal and "COLUMNS" not in os.environ:
+        con.width = _PIPE_WIDTH  # piped: one record per line for grep and friends, never wrapped at 80
+    return con
+
+
+def _text(value: str, style: str = "") -> Text:
+    """User data as rich text (never parsed as markup: names and sources may contain brackets)."""
+    from rich.text import Text
+
+    return Text(value, style=style)
+
+
+def _table(*columns: str) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
+
+
+def _short(h: str | None, empty: str = "unbound") -> Text:
+    return _text(hashing.short(h), "cyan") if h else _text(empty, "red")
+
+
+def _code(con: Console, text: str, lexer: str) -> None:
+    """Highlighted on a terminal; verbatim when piped (so ``ucode view f > f.py`` is the exact source)."""
+    if con.is_terminal:
+        from rich.syntax import Syntax
+
+        con.print(Syntax(text.rstrip("\n"), lexer, theme="ansi_dark", background_color="default"))
+    else:
+        con.out(text, end="" if text.endswith("\n") else "\n", highlight=False)
+
+
+def _note(con: Console, message: str, style: str = "dim") -> None:
+    con.print(_text(message, style), soft_wrap=True)
+
+
+_STATUS_STYLE = {"added": "green", "updated": "yellow", "unchanged": "dim", "reformatted": "cyan", "alias": "magenta"}
+
+
+def _render_add(result: AddResult) -> None:
+    con = _console()
+    if result.names:
+        table = _table("name", "status", "hash", "kind", "warnings")
+        for n in result.names:
+            status = _text(n.status, _STATUS_STYLE.get(n.status, ""))
+            h = _short(n.hash)
+            if n.status == "updated" and n.old_hash:
+                h.append(f" (was {hashing.short(n.old_hash)})", "dim")
+            warnings = "\n".join(f"{w.code}: {w.message} (line {w.line})" for w in n.warnings)
+            table.add_row(_text(n.name), status, h, _text(n.kind), _text(warnings, "yellow"))
+        con.print(table)
+    for s in result.skipped:
+        _note(con, f"not stored: {s.path}:{s.line} {s.reason}", "yellow")
+    for name in result.stale:
+        _note(con, f"stale: {name} is bound in {result.version} but no longer in the source "
+              f"(`ucode unbind {name}` removes it)", "yellow")
+    counts = result.counts()
+    parts = [f"{counts[s]} {s}" for s in ("added", "updated", "reformatted", "alias", "unchanged") if counts.get(s)]
+    files = f"{result.files} file" + ("" if result.files == 1 else "s")
+    summary = f"{files}, version {result.version}: " + (", ".join(parts) or "no definitions")
+    if result.skipped:
+        summary += f", {len(result.skipped)} not stored"
+    if result.stale:
+        summary += f", {len(result.stale)} stale"
+    if result.created_version:
+        summary += f" (created version {result.version})"
+    if not result.wrote:
+        summary += "; nothing written"
+    _note(con, summary, "bold")
+
+
+def _render_view(v: DefinitionView) -> None:
+    con = _console()
+    _code(con, v.source, "python")
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    grid.add_row("hash", _text("#" + v.hash, "cyan"))
+    grid.add_row("name", _text(v.name or "(viewed by hash)"))
+    others = [n for n in v.names if n != v.name]
+    if others:
+        grid.add_row("also named", _text(", ".join(others)))
+    grid.add_row("kind", _text(v.kind))
+    grid.add_row("version", _text(v.version))
+    grid.add_row("defined at", _text(f"{v.path}:{v.line}"))
+    con.print(grid)
+    if v.deps:
+        _note(con, "dependencies:", "bold")
+        deps = Table.grid(padding=(0, 2))
+        deps.add_column()
+        deps.add_column()
+        for dep, h in v.deps.items():
+            cell = _short(h)
+            wrote = v.written_against.get(dep)
+            if wrote and wrote != h:
+                cell.append(f" (written against {hashing.short(wrote)})", "dim")
+            deps.add_row(_text("  " + dep), cell)
+        con.print(deps)
+    for w in v.warnings:
+        _note(con, f"warning: {w.code}: {w.message} ({w.path}:{w.line})", "yellow")
+
+
+def _render_bindings(bindings: Sequence[Binding], *, empty: str, with_version: bool = False) -> None:
+    con = _console()
+    if not bindings:
+        _note(con, empty)
+        return
+    table = _table("name", "hash", "version") if with_version else _table("name", "hash")
+    for b in bindings:
+        row = [_text(b.name), _short(b.hash)]
+        if with_version:
+            row.append(_text(b.version))
+        table.add_row(*row)
+    con.print(table)
+
+
+def _state(h: str | None) -> str:
+    """One side of a bind event: a hash, ``""`` = explicitly unbound, ``None`` = no entry of its own."""
+    if h is None:
+        return "(not set)"
+    return hashing.short(h) if h else "(unbound)"
+
+
+def _event_text(ev: Event) -> str:
+    if ev.kind == "bind":
+        return f"{ev.name}@{ev.version}: {_state(ev.old)} -> {_state(ev.new)}"
+    if ev.kind == "version":
+        return f"created version {ev.name}" + (f" from {ev.old}" if ev.old else "")
+    if ev.kind == "use":
+        return f"default version {ev.old} -> {ev.new}"
+    return f"{ev.kind} {ev.name}@{ev.version}: {ev.old} -> {ev.new}"
+
+
+def _render_events(events: Sequence[Event], *, empty: str = "nothing changed") -> None:
+    con = _console()
+    if not events:
+        _note(con, empty)
+    for ev in events:
+        con.print(_text(_event_text(ev)))
+
+
+def _render_history(events: Sequence[Event]) -> None:
+    """One header line per command (op, time, cause), then its changes indented."""
+    con = _console()
+    if not events:
+        _note(con, "no history")
+        return
+    op: int | None = None
+    for ev in events:
+        if ev.op != op:
+            op = ev.op
+            head = _text(f"{ev.op:<4} ", "bold")
+            head.append(datetime.fromtimestamp(ev.time).strftime("%Y-%m-%d %H:%M:%S") + "  ", "dim")
+            head.append(ev.cause, "magenta" if ev.undoes is not None else "")
+            con.print(head)
+        con.print(_text("       " + _event_text(ev)))
+
+
+def _render_diff(entries: Sequence[DiffEntry], v1: str, v2: str) -> None:
+    con = _console()
+    if not entries:
+        _note(con, f"no names differ between {v1} and {v2}")
+        return
+    for e in entries:
+        head = _text(e.name + ": ", "bold")
+        head.append(_short(e.old, "(none)"))
+        head.append(" -> ")
+        head.append(_short(e.new, "(none)"))
+        con.print(head)
+        _code(con, e.diff, "diff")
+
+
+def _render_matches(matches: Sequence[Match], query: str) -> None:
+    con = _console()
+    if not matches:
+        _note(con, f"no names match {query!r}")
+        return
+    table = _table("name", "hash", "kind", "summary")
+    for m in matches:
+        table.add_row(_text(m.name), _short(m.hash), _text(m.kind), _text(m.summary, "dim"))
+    con.print(table)
+
+
+def _render_versions(versions: Sequence[VersionInfo]) -> None:
+    con = _console()
+    table = _table("version", "parent", "own names", "created")
+    for v in versions:
+        name = _text(("* " if v.default else "  ") + v.name, "bold green" if v.default else "")
+        created = datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S") if v.created else ""
+        table.add_row(name, _text(v.parent or ""), _text(str(v.own_bindings)), _text(created, "dim"))
+    con.print(table)
+
+
+def _render_verify(result: VerifyResult) -> None:
+    con = _console()
+    if result.ok:
+        _note(con, f"ok: {result.checked} definitions re-hashed; the names match the namespace log", "green")
+        return
+    table = _table("hash", "problem")
+    for p in result.problems:
+        table.add_row(_short(p.get("hash") or None, ""), _text(p.get("problem", "")))
+    con.print(table)
+    _note(con, f"{len(result.problems)} problem(s) in {result.checked} definitions", "bold red")
+
+
+class _AddProgress:
+    """The ``progress`` callback of ``add``: a bar on stderr, only for more than PROGRESS_MIN_FILES files."""
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __call__(self, done: int, total: int, path: str) -> None:
+        if total <= PROGRESS_MIN_FILES:
+            return
+        if self._bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(TextColumn("adding"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.description}", style="dim"),
+                                 console=_console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("", total=total)
+        assert self._task is not None
+        self._bar.update(self._task, completed=done, description=path)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+# -------------------------------------------------------------------------------- commands
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Python files or package directories.")],
+    version: Annotated[
+        str | None, typer.Option("--version", metavar="V", help="Bind the names in V (created if new).")
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", metavar="NS", help="Put every module under NS (NS.app, ...).")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse (store nothing) if a definition has a hidden effect.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Store the definitions in files and bind their names.
+
+    Example: ucode add examples/app_v2.py --version v2
+    """
+    bar = _AddProgress()
+    with _session(ctx, create=True, as_json=as_json) as cb:
+        try:
+            result = cb.add(paths, version=version, namespace=namespace, strict=strict, progress=bar)
+        finally:
+            bar.close()
+    if as_json:
+        _emit(_dicts(result.names))
+    else:
+        _render_add(result)
+
+
+@app.command()
+def view(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="NAME|#HASH", help="A name, name suffix, NAME@V or #hash prefix.")],
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a definition: source, hash, names, deps.
+
+    Example: ucode view lookupUser@v2
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        result = cb.view(ref, version=version)
+    if as_json:
+        _emit(result.to_dict())
+    else:
+        _render_view(result)
+
+
+@app.command()
+def find(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="Text the names contain (case-insensitive).")],
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search names containing QUERY, best matches first.
+
+    Example: ucode find user
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        matches = cb.find(query, version=version)
+    if as_json:
+        _emit(_dicts(matches))
+    else:
+        _render_matches(matches, query)
+
+
+@app.command("ls")
+def ls_(
+    ctx: typer.Context,
+    prefix: Annotated[str | None, typer.Argument(metavar="NAMESPACE", help="Only names under it.")] = None,
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the names in a version, optionally under a namespace.
+
+    Example: ucode ls app --version v2
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        bindings = cb.ls(prefix, version=version)
+    if as_json:
+        _emit(_dicts(bindings))
+    else:
+        _render_bindings(bindings, empty="no names" + (f" under {prefix}" if prefix else ""))
+
+
+@app.command()
+def names(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="#HASH", help="A hash prefix (or a name).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """List every name bound to a hash, in every version.
+
+    Example: ucode names '#6m2wdrnrix'
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        bindings = cb.names(ref)
+    if as_json:
+        _emit(_dicts(bindings))
+    else:
+        _render_bindings(bindings, empty=f"no names are bound to {ref}", with_version=True)
+
+
+@app.command()
+def bind(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The name to (re)bind; NAME@V binds it in V.")],
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="A #hash prefix or a name.")],
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bind NAME to the definition TARGET refers to.
+
+    Example: ucode bind lookupUser@v2 lookupUserV2
+    """
+    with _session(ctx, create=True, as_json=as_json) as cb:
+        events = cb.bind(name, target, version=version)
+    if as_json:
+        _emit(_dicts(events))
+    else:
+        _render_events(events, empty=f"{name} is already bound to that; nothing changed")
+
+
+@app.command()
+def unbind(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The name to remove.")],
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a name from a version (the definition stays stored).
+
+    Example: ucode unbind app.renderPage --version v2
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        events = cb.unbind(name, version=version)
+    if as_json:
+        _emit(_dicts(events))
+    else:
+        _render_events(events)
+
+
+@app.command()
+def alias(
+    ctx: typer.Context,
+    existing: Annotated[str, typer.Argument(metavar="EXISTING", help="A name or #hash.")],
+    new_name: Annotated[str, typer.Argument(metavar="NEW", help="The second name (a full dotted name).")],
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bind a second name to the same definition.
+
+    Example: ucode alias lookupUser app.getUser
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        events = cb.alias(existing, new_name, version=version)
+    if as_json:
+        _emit(_dicts(events))
+    else:
+        _render_events(events)
+
+
+@app.command()
+def move(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(metavar="OLD", help="The current name.")],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="The new full name.")],
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename: bind NEW to OLD's definition, unbind OLD.
+
+    Example: ucode move app.listItems app.itemsOf
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        events = cb.move(old, new, version=version)
+    if as_json:
+        _emit(_dicts(events))
+    else:
+        _render_events(events)
+
+
+@app.command()
+def deps(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="NAME", help="A name or #hash.")],
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the names a definition uses and what each is bound to.
+
+    Example: ucode deps handleRequest
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        bindings = cb.deps(ref, version=version)
+    if as_json:
+        _emit(_dicts(bindings))
+    else:
+        _render_bindings(bindings, empty=f"{ref} uses no other stored names")
+
+
+@app.command()
+def dependents(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="NAME", help="A name or #hash.")],
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the names whose definitions use NAME.
+
+    Example: ucode dependents lookupUser
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        bindings = cb.dependents(ref, version=version)
+    if as_json:
+        _emit(_dicts(bindings))
+    else:
+        _render_bindings(bindings, empty=f"nothing uses {ref}")
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="Only changes to this name.")] = None,
+    version: Annotated[str | None, typer.Option("--version", metavar="V", help="Only changes in V.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", metavar="N", help="At most N entries.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the namespace log, newest first.
+
+    Example: ucode history lookupUser --limit 5
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        events = cb.history(name, version=version, limit=limit)
+    if as_json:
+        _emit(_dicts(events))
+    else:
+        _render_history(events)
+
+
+@app.command()
+def undo(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Undo the newest command that changed names.
+
+    Example: ucode undo
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        result = cb.undo()
+    if as_json:
+        _emit(result.to_dict())
+    else:
+        _note(_console(), f"undid: {result.cause}", "bold")
+        _render_events(result.events)
+
+
+@app.command()
+def diff(
+    ctx: typer.Context,
+    v1: Annotated[str, typer.Argument(metavar="V1", help="The old version.")],
+    v2: Annotated[str, typer.Argument(metavar="V2", help="The new version.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show names bound differently in two versions.
+
+    Example: ucode diff v1 v2
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        entries = cb.diff(v1, v2)
+    if as_json:
+        _emit(_dicts(entries))
+    else:
+        _render_diff(entries, v1, v2)
+
+
+@app.command()
+def versions(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the versions; * marks the default one.
+
+    Example: ucode versions
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        infos = cb.versions()
+    if as_json:
+        _emit(_dicts(infos))
+    else:
+        _render_versions(infos)
+
+
+@version_app.command("use")
+def version_use(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="V", help="The version commands use by default.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Make V the default version.
+
+    Example: ucode version use v2
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        events = cb.use_version(name)
+    if as_json:
+        _emit(_dicts(events))
+    else:
+        _render_events(events, empty=f"{name} is already the default version")
+
+
+@version_app.command("create")
+def version_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="V", help="The new version's label.")],
+    parent: Annotated[
+        str | None, typer.Option("--parent", metavar="P", help="Start from P (default: the default version).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create version V from a parent version.
+
+    Example: ucode version create debug --parent v2
+    """
+    with _session(ctx, create=True, as_json=as_json) as cb:
+        events = cb.create_version(name, parent=parent)
+    if as_json:
+        _emit(_dicts(events))
+    else:
+        _render_events(events)
+
+
+@app.command()
+def verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Check the store: re-hash definitions, replay the log.
+
+    Example: ucode verify
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        result = cb.verify()
+    if as_json:
+        _emit({**result.to_dict(), "ok": result.ok})
+    else:
+        _render_verify(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def closure(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="NAME", help="A name or #hash.")],
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the closure hash of a definition and its deps.
+
+    Example: ucode closure handleRequest --version v2
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        h = cb.closure_hash(ref, version=version)
+    if as_json:
+        _emit({"ref": ref, "version": version, "closure_hash": h})
+    else:
+        typer.echo(h)
+
+
+def _parse_json_arg(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UcodeError(
+            f"{what} is not valid JSON: {text!r} ({exc.msg} at column {exc.colno})",
+            hint="arguments are JSON values: 1, 2.5, true, null, '\"text\"', '[1, 2]', '{\"user_id\": 1}'",
+        ) from None
+
+
+def _run_arguments(args: list[str], kw: list[str], args_file: Path | None) -> tuple[list[Any], dict[str, Any]]:
+    positional = [_parse_json_arg(a, f"argument {i + 1}") for i, a in enumerate(args)]
+    keywords: dict[str, Any] = {}
+    if args_file is not None:
+        try:
+            loaded = _parse_json_arg(args_file.read_text(encoding="utf-8"), f"--args-file {args_file}")
+        except OSError as exc:
+            raise UcodeError(f"cannot read --args-file {args_file}: {exc.strerror}", hint="check the path") from None
+        if isinstance(loaded, list):
+            positional = loaded + positional
+        elif isinstance(loaded, dict):
+            keywords.update(loaded)
+        else:
+            raise UcodeError(f"--args-file {args_file} holds a {type(loaded).__name__}",
+                             hint="use a JSON list (positional arguments) or object (keyword arguments)")
+    for item in kw:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise UcodeError(f"--kw {item!r} is not NAME=JSON", hint="e.g. --kw user_id=1 --kw name='\"Ada\"'")
+        keywords[key] = _parse_json_arg(value, f"--kw {key}")
+    return positional, keywords
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON-ready form of a result: dataclasses as dicts, sets and tuples as lists, else ``repr``."""
+    import dataclasses
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    return repr(value)
+
+
+def _user_traceback(exc: BaseException) -> list[str]:
+    """The traceback of an exception raised by stored code, without ucode's and typer's own frames."""
+    import traceback
+
+    internal = (str(Path(ucode.__file__).parent), str(Path(typer.__file__).parent))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(internal)]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    lines += traceback.format_exception_only(type(exc), exc)
+    return lines
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="NAME", help="The function to run: a name, NAME@V or #hash.")],
+    args: Annotated[list[str] | None, typer.Argument(metavar="[ARG]...", help="Positional arguments, as JSON.")
+                    ] = None,
+    kw: Annotated[list[str] | None, typer.Option("--kw", metavar="K=JSON", help="A keyword argument (repeatable).")
+                  ] = None,
+    args_file: Annotated[Path | None, typer.Option("--args-file", metavar="F",
+                                                   help="A JSON list (positional) or object (keyword) of arguments.")
+                         ] = None,
+    version: VersionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a stored function with JSON arguments and print its result.
+
+    Calls between stored functions resolve through the names of the version (late binding): rebinding a
+    name changes what runs, without re-adding its callers. Coroutines run to completion; generators are
+    printed as lists. An exception in the code exits 1 with a traceback of the stored source.
+
+    Example: ucode run handleRequest '{"user_id": 1}' --version v2
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        positional, keywords = _run_arguments(args or [], kw or [], args_file)
+        try:
+            result = cb.run(ref, *positional, version=version, **keywords)
+        except UcodeError:
+            raise
+        except Exception as exc:  # the stored code raised: that is its result, shown as a traceback
+            lines = _user_traceback(exc)
+            if as_json:
+                _emit({"error": {"type": type(exc).__name__, "message": str(exc), "traceback": "".join(lines)}})
+            sys.stderr.write("".join(lines))
+            raise typer.Exit(1) from None
+    if as_json:
+        _emit({"result": _jsonable(result)})
+    else:
+        from rich.pretty import Pretty
+
+        _console().print(Pretty(result))
+
+
+def main() -> None:
+    """The ``ucode`` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except UcodeError as exc:  # every command catches these itself; this is the backstop
+        _print_error(exc)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,298 @@
+"""The runner: turns stored definitions into ordinary Python objects and calls them.
+
+Resolution semantics (docs/resolution.md has the long form, with examples):
+
+* A run resolves every name against the bindings of one version *as of one log position* (a snapshot):
+  a rebinding during a run does not affect it, the next run sees it.
+* Each definition is executed in its own globals dict, holding the objects its names resolve to: its
+  dependencies (other stored definitions, by the bindings of the snapshot), its imports, the builtins, and
+  its own name (so a recursive call means this very definition). A call between stored functions is then
+  a plain ``LOAD_GLOBAL`` + call: no proxy, no dispatcher, no per-call cost.
+* Objects are cached by *closure hash*: two snapshots in which a definition and everything it reaches are
+  the same share one object, so a class is the same class object for the same closure, and switching
+  versions re-executes only what changed. Objects nothing refers to any more are dropped with
+  :meth:`Runtime.collect` (Erlang's "old code is purged when no process runs it").
+* Compiled code is cached in the store per Python version: running never parses with libcst, and after
+  the first run of a definition it does not compile either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import importlib
+import inspect
+import linecache
+import marshal
+import sys
+import types
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ucode import hashing
+from ucode.errors import UcodeError
+
+if TYPE_CHECKING:
+    from ucode.codebase import ClosureImage, Codebase, LoadedDefinition
+
+__all__ = [
+    "MissingImportError", "RunError", "Runtime", "Snapshot", "UnboundDependencyError", "call", "check_arguments",
+    "code_filename",
+]
+
+
+class RunError(UcodeError):
+    """A stored definition cannot be loaded (not: the user's code raised; that propagates as is)."""
+
+
+class MissingImportError(RunError):
+    def __init__(self, who: str, statement: str, exc: BaseException) -> None:
+        module = statement.split(" ")[1]
+        super().__init__(
+            f"{who} needs `{statement}`, which cannot be imported: {exc}",
+            hint=f"install the package that provides {module.split('.')[0]!r} (e.g. pip install "
+                 f"{module.split('.')[0]}) in the environment ucode runs in",
+        )
+        self.statement = statement
+
+
+class UnboundDependencyError(RunError):
+    """Raised *when called*: a stored definition uses a name that is not bound in its version."""
+
+
+def code_filename(module: str, name: str, h: str) -> str:
+    """The filename compiled code carries: tracebacks then show the qualified name and short hash."""
+    return f"<ucode {module}.{name} {hashing.short(h)}>"
+
+
+class _Unbound:
+    """Stands in for a dependency that is not bound in the snapshot: any use says which and where."""
+
+    def __init__(self, name: str, who: str, version: str) -> None:
+        self._message = f"{who} uses {name}, which is not bound in version {version!r}"
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnboundDependencyError(self._message, hint="bind it (ucode bind NAME #HASH) or add its source")
+
+    __call__ = _fail
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        self._fail()
+
+    def __repr__(self) -> str:
+        return f"<unbound: {self._message}>"
+
+
+@dataclass
+class Snapshot:
+    """The objects of one version at one namespace log position."""
+
+    runtime: Runtime
+    version: str
+    position: int
+    objects: dict[str, Any] = field(default_factory=dict)  # hash -> object in this snapshot
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+class Runtime:
+    """Builds and caches objects for one codebase. One per process is typical (``Codebase.runtime``)."""
+
+    def __init__(self, codebase: Codebase) -> None:
+        self.codebase = codebase
+        self._by_closure: dict[str, Any] = {}
+        self._snapshots: weakref.WeakSet[Snapshot] = weakref.WeakSet()
+        self._entry_cache: dict[tuple[str, str | None, int | None], tuple[int, Any, ClosureImage]] = {}
+
+    # ---------------------------------------------------------------------------------------- API
+
+    def load(self, ref: str, *, version: str | None = None, at: int | None = None) -> tuple[Any, ClosureImage]:
+        """The object ``ref`` names in ``version`` as of log position ``at`` (now if None), with the image
+        it was built from. Cheap when nothing changed since the last call: one read of the log position."""
+        key = (ref, version, at)
+        cached = self._entry_cache.get(key)
+        if cached is not None and at is None and cached[0] == self.codebase.log_position():
+            return cached[1], cached[2]
+        image = self.codebase.load_closure(ref, version=version, at=at)
+        snap = Snapshot(self, image.version, image.position)
+        self._snapshots.add(snap)
+        obj = self._build(image, snap)
+        self._entry_cache[key] = (image.position, obj, image)
+        return obj, image
+
+    def load_many(self, refs: list[str], *, version: str | None = None, at: int | None = None) -> dict[str, Any]:
+        """Several objects from one snapshot (what ``mount`` uses to fill a module)."""
+        if not refs:
+            return {}
+        image = self.codebase.load_closures(refs, version=version, at=at)
+        snap = Snapshot(self, image.version, image.position)
+        self._snapshots.add(snap)
+        self._build(image, snap)
+        return {ref: snap.objects[h] for ref, h in image.entries.items()}
+
+    def collect(self) -> int:
+        """Drop cached objects no live snapshot or entry uses; returns how many were dropped."""
+        live: set[int] = set()
+        for snap in list(self._snapshots):
+            live.update(id(o) for o in snap.objects.values())
+        for _pos, obj, _image in self._entry_cache.values():
+            live.add(id(obj))
+        dead = [c for c, o in self._by_closure.items() if id(o) not in live]
+        for c in dead:
+            del self._by_closure[c]
+        return len(dead)
+
+    # --------------------------------------------------------------------------------- building
+
+    def _build(self, image: ClosureImage, snap: Snapshot) -> Any:
+        defs = image.defs
+        compiled: dict[str, tuple[str, bytes]] = {}
+        state: dict[str, int] = {}  # 1 = building, 2 = built
+        pending: list[tuple[dict[str, Any], str, LoadedDefinition, str]] = []  # globals to finish later
+
+        def build(h: str) -> Any:
+            d = defs[h]
+            obj = self._by_closure.get(d.closure)
+            if obj is not None:
+                snap.objects[h] = obj
+                state[h] = 2
+                return obj
+            state[h] = 1
+            g: dict[str, Any] = {
+                "__name__": d.module, "__builtins__": builtins, "__file__": d.path or None,
+                "__package__": d.module.rpartition(".")[0],
+            }
+            who = f"{d.module}.{d.names[0]}"
+            for local, (kind, target) in d.refs.items():
+                if kind == "import":
+                    g[local] = _import(target, local, who)
+                elif kind == "module":
+                    g[local] = self._module_view(target, d, build, state, snap)
+                else:
+                    dh = d.deps.get(target)
+                    if dh is None:
+                        g[local] = _Unbound(target, who, image.version)
+                    elif state.get(dh) == 1:
+                        pending.append((g, local, d, dh))  # a cycle: fill in once it is built
+                    else:
+                        g[local] = build(dh)
+            code = self._code(d, compiled)
+            exec(code, g)  # defines the object under its own name in its own globals
+            obj = g[d.names[0]]
+            if d.kind == "value" and len(d.names) > 1:
+                for n in d.names[1:]:
+                    g.setdefault(n, obj)
+            self._by_closure[d.closure] = obj
+            snap.objects[h] = obj
+            state[h] = 2
+            return obj
+
+        entry = build(image.entry)
+        for h in image.entries.values():
+            if state.get(h) != 2:
+                build(h)
+        for g, local, _d, dh in pending:
+            g[local] = snap.objects[dh] if dh in snap.objects else build(dh)
+        if compiled:
+            self.codebase.store_code(compiled)
+        return entry
+
+    def _module_view(self, module: str, d: LoadedDefinition, build: Callable[[str], Any],
+                     state: dict[str, int], snap: Snapshot) -> types.ModuleType:
+        """A module object exposing the attributes ``d`` uses of a stored module (``helpers.slugify``)."""
+        view = types.ModuleType(module)
+        prefix = module + "."
+        for dep, dh in d.deps.items():
+            if not dep.startswith(prefix) or dh is None:
+                continue
+            parts = dep[len(prefix):].split(".")
+            target: Any = view
+            for i, p in enumerate(parts[:-1]):
+                sub = getattr(target, p, None)
+                if sub is None:
+                    sub = types.ModuleType(prefix + ".".join(parts[: i + 1]))
+                    setattr(target, p, sub)
+                target = sub
+            if dh.startswith("module:"):
+                continue
+            setattr(target, parts[-1], snap.objects[dh] if state.get(dh) == 2 else build(dh))
+        return view
+
+    def _code(self, d: LoadedDefinition, compiled: dict[str, tuple[str, bytes]]) -> types.CodeType:
+        filename = code_filename(d.module, d.names[0], d.hash)
+        padded = "\n" * (d.line - 1) + d.source
+        # Register the stored source so tracebacks show its lines (mtime None: never invalidated).
+        linecache.cache[filename] = (len(padded), None, padded.splitlines(keepends=True), filename)
+        if d.code is not None:
+            try:
+                code = marshal.loads(d.code)
+                if isinstance(code, types.CodeType) and code.co_filename == filename:
+                    return code
+            except (ValueError, EOFError, TypeError):
+                pass  # a damaged cache entry: compile again
+        code = compile(padded, filename, "exec", dont_inherit=True)
+        compiled[d.hash] = (d.source, marshal.dumps(code))
+        return code
+
+
+def _import(statement: str, local: str, who: str) -> Any:
+    words = statement.split(" ")
+    try:
+        if words[0] == "from":
+            module, name = words[1], words[3]
+            mod = importlib.import_module(module)
+            try:
+                return getattr(mod, name)
+            except AttributeError:
+                return importlib.import_module(f"{module}.{name}")
+        module = words[1]
+        mod = importlib.import_module(module)
+        if "." in module and local == module.split(".")[0]:
+            return sys.modules[local]  # `import a.b` binds `a`
+        return mod
+    except ImportError as exc:
+        raise MissingImportError(who, statement, exc) from None
+
+
+def check_arguments(ref: str, obj: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Refuse a call whose arguments do not fit the signature, with a message naming it (instead of a
+    TypeError from deep inside)."""
+    if not callable(obj):
+        return
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise UcodeError(f"cannot call {ref}{sig}: {exc}",
+                         hint=f"pass arguments as JSON values matching {ref}{sig}") from None
+
+
+def call(obj: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """Call a stored entry point as ``ucode run`` does: coroutines run to completion, generators are
+    collected into lists (so the result can be printed or serialized)."""
+    if not callable(obj):
+        if args or kwargs:
+            raise UcodeError(f"{obj!r} is a value, not a function: it takes no arguments",
+                             hint="ucode run NAME prints a value when given no arguments")
+        return obj
+    result = obj(*args, **kwargs)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    if inspect.isgenerator(result):
+        result = list(result)
+    elif inspect.isasyncgen(result):
+        agen = result
+
+        async def collect() -> list[Any]:
+            return [x async for x in agen]
+
+        result = asyncio.run(collect())
+    return result

@@ -1,0 +1,312 @@
+"""Running stored code: resolution semantics, snapshots, hot rebinding, fidelity, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ucode import errors
+from ucode.codebase import Codebase
+from ucode.runner import MissingImportError, UnboundDependencyError
+
+from .conftest import EXAMPLES
+
+Write = Callable[[str, str], Path]
+
+
+def test_run_the_memo_walkthrough(cb: Codebase) -> None:
+    cb.add([EXAMPLES / "app.py"])
+    v1 = cb.run("handleRequest", {"user_id": 1})
+    assert v1 == {"user": "Ada", "plan": "pro", "items": ["notebook", "analytical engine"], "count": 2}
+    cb.add([EXAMPLES / "app_v2.py"], version="v2")
+    cb.bind("lookupUser@v2", "lookupUserV2@v2")
+    assert cb.run("handleRequest", {"user_id": 1}, version="v2") == v1
+    assert cb.function("handleRequest", version="v2").__globals__["lookupUser"].__name__ == "lookupUserV2"
+    # bind it in the default version: v2 behavior without re-adding handleRequest
+    cb.bind("lookupUser", "lookupUserV2@v2")
+    assert cb.function("handleRequest").__globals__["lookupUser"].__name__ == "lookupUserV2"
+    cb.undo()
+    assert cb.function("handleRequest").__globals__["lookupUser"].__name__ == "lookupUser"
+
+
+def test_wrapper_bound_under_the_name_it_wraps_calls_the_wrapped_version(cb: Codebase, capsys: pytest.CaptureFixture[str]) -> None:
+    cb.add([EXAMPLES / "app.py"])
+    cb.add([EXAMPLES / "app_v2.py"], version="v2")
+    cb.bind("lookupUser@v2", "lookupUserV2@v2")
+    user = cb.run("lookupUser", 2, version="v2")
+    assert user.name == "Grace"
+    # it logged once and then called v1, rather than calling itself forever
+    assert capsys.readouterr().out.count("lookupUserV2 called with 2") == 1
+
+
+def test_recursion_means_the_definition_itself(cb: Codebase, write: Write) -> None:
+    cb.add([write("m.py", """
+        def fact(n):
+            return 1 if n <= 1 else n * fact(n - 1)
+
+        def fact_logged(n):
+            return ("logged", fact(n))
+    """)])
+    assert cb.run("fact", 5) == 120
+    cb.bind("m.fact", "m.fact_logged", version="v2")
+    # fact_logged calls fact as written against (the v1 fact); the v1 fact's recursion stays itself
+    assert cb.run("fact", 5, version="v2") == ("logged", 120)
+
+
+def test_rebinding_changes_callers_without_readding_them(cb: Codebase, write: Write) -> None:
+    path = write("svc.py", """
+        def lookup(uid):
+            return "v1"
+
+        def handle(uid):
+            return lookup(uid)
+    """)
+    cb.add([path])
+    assert cb.run("handle", 1) == "v1"
+    cb.add([write("alt.py", "def lookup(uid):\n    return 'alt'\n")])
+    cb.bind("svc.lookup", "alt.lookup")
+    assert cb.run("handle", 1) == "alt"
+    assert cb.view("svc.handle").hash == cb.resolve("svc.handle")  # handle itself is untouched
+
+
+def test_a_run_keeps_its_snapshot_and_the_next_run_sees_the_rebinding(cb: Codebase, write: Write) -> None:
+    cb.add([write("svc.py", """
+        def helper():
+            return "old"
+
+        def handler(during):
+            first = helper()
+            during()
+            return first, helper()
+    """), write("alt.py", "def helper():\n    return 'new'\n")])
+
+    def rebind() -> None:
+        cb.bind("svc.helper", "alt.helper")
+
+    assert cb.run("handler", rebind) == ("old", "old")
+    assert cb.run("handler", lambda: None) == ("new", "new")
+
+
+def test_versions_side_by_side_share_objects_with_the_same_closure(cb: Codebase) -> None:
+    cb.add([EXAMPLES / "app.py"])
+    cb.add([EXAMPLES / "app_v2.py"], version="v2")
+    cb.bind("lookupUser@v2", "lookupUserV2@v2")
+    h1, h2 = cb.function("handleRequest"), cb.function("handleRequest", version="v2")
+    assert h1 is not h2
+    assert cb.function("User") is cb.function("User", version="v2")  # same closure: same class object
+    assert cb.function("listItems") is cb.function("listItems", version="v2")
+    user_v2 = cb.run("lookupUser", 1, version="v2")
+    assert isinstance(user_v2, cb.function("User"))
+
+
+def test_call_between_stored_functions_is_a_plain_global(cb: Codebase) -> None:
+    cb.add([EXAMPLES / "app.py"])
+    handle = cb.function("handleRequest")
+    assert type(handle).__name__ == "function"
+    assert handle.__globals__["lookupUser"] is cb.function("lookupUser")
+    assert type(handle.__globals__).__name__ == "dict"
+
+
+def test_function_is_cheap_and_stable_when_nothing_changed(cb: Codebase) -> None:
+    cb.add([EXAMPLES / "app.py"])
+    assert cb.function("handleRequest") is cb.function("handleRequest")
+
+
+FIDELITY = '''
+    """Module doc."""
+    import asyncio
+    import functools
+    from dataclasses import dataclass, field
+
+
+    def twice(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            return fn(*args, **kwargs) * 2
+        return wrapper
+
+
+    @twice
+    def decorated(x: int, y: int = 3) -> int:
+        """Doubled sum."""
+        return x + y
+
+
+    def counter(start=0):
+        count = start
+        def inc():
+            nonlocal count
+            count += 1
+            return count
+        return inc
+
+
+    class Base:
+        def greet(self):
+            return "base"
+
+
+    class Child(Base):
+        kind = "child"
+
+        def greet(self):
+            return "child+" + super().greet()
+
+        @classmethod
+        def make(cls):
+            return cls()
+
+
+    @dataclass(order=True)
+    class Point:
+        x: int
+        y: int = 0
+        tags: list = field(default_factory=list, compare=False)
+
+
+    def gen(n):
+        for i in range(n):
+            yield i * i
+
+
+    async def fetch(x):
+        await asyncio.sleep(0)
+        return x + 1
+
+
+    async def agen(n):
+        for i in range(n):
+            yield i
+'''
+
+
+def test_behavior_is_the_code_as_written(cb: Codebase, write: Write) -> None:
+    cb.add([write("fid.py", FIDELITY)])
+    decorated = cb.function("decorated")
+    assert decorated(1) == 8 and decorated(1, y=1) == 4
+    assert decorated.__doc__ == "Doubled sum."
+    assert decorated.__name__ == "decorated" and decorated.__qualname__ == "decorated"
+    assert decorated.__module__ == "fid"
+    assert decorated.__wrapped__.__annotations__ == {"x": int, "y": int, "return": int}
+    assert decorated.__wrapped__.__defaults__ == (3,)
+    inc = cb.run("counter", 10)
+    assert (inc(), inc()) == (11, 12)
+    child_cls = cb.function("Child")
+    assert child_cls.make().greet() == "child+base"
+    assert child_cls.__qualname__ == "Child" and child_cls.greet.__qualname__ == "Child.greet"
+    assert issubclass(child_cls, cb.function("Base"))
+    point = cb.function("Point")
+    assert point(1, 2) < point(1, 3) and point(1, 2, ["a"]) == point(1, 2)
+    assert cb.run("gen", 4) == [0, 1, 4, 9]  # generators are collected as run does
+    assert cb.run("fetch", 1) == 2  # coroutines run to completion
+    assert cb.run("agen", 3) == [0, 1, 2]
+
+
+def test_value_definitions_run(cb: Codebase, write: Write) -> None:
+    cb.add([write("vals.py", "import re\nPATTERN = re.compile(r'a+')\nLIMITS = {'max': 3}\nA = B = [1]\n")])
+    assert cb.function("PATTERN").match("aaa")
+    assert cb.run("LIMITS") == {"max": 3}
+    assert cb.function("A") is cb.function("B")
+    with pytest.raises(errors.UcodeError, match="is a value, not a function"):
+        cb.run("LIMITS", 1)
+
+
+def test_wrong_arguments_are_a_clear_error(cb: Codebase) -> None:
+    cb.add([EXAMPLES / "app.py"])
+    with pytest.raises(errors.UcodeError, match=r"cannot call handleRequest\(request: dict\) -> dict"):
+        cb.run("handleRequest", {"user_id": 1}, 2)
+    with pytest.raises(errors.UcodeError, match="missing a required argument"):
+        cb.run("handleRequest")
+
+
+def test_missing_import_is_a_clear_error(cb: Codebase, write: Write) -> None:
+    cb.add([write("needs.py", "import not_installed_pkg_xyz\n\ndef f():\n    return not_installed_pkg_xyz.x\n")])
+    with pytest.raises(MissingImportError) as exc:
+        cb.function("f")
+    assert "needs.f needs `import not_installed_pkg_xyz`" in exc.value.message
+    assert "pip install not_installed_pkg_xyz" in (exc.value.hint or "")
+
+
+def test_unbound_dependency_is_a_clear_error_when_used(cb: Codebase, write: Write) -> None:
+    cb.add([write("m.py", "def g():\n    return 1\n\ndef f(use):\n    return g() if use else 0\n")])
+    cb.unbind("m.g")
+    f = cb.function("f")
+    assert f(False) == 0  # unused: fine
+    with pytest.raises(UnboundDependencyError, match="m.f uses m.g, which is not bound in version 'v1'"):
+        f(True)
+
+
+def test_traceback_shows_stored_source_qualified_names_and_hashes(cb: Codebase) -> None:
+    cb.add([EXAMPLES / "app.py"])
+    import traceback
+
+    with pytest.raises(KeyError) as exc:
+        cb.run("handleRequest", {"user_id": 99})
+    text = "".join(traceback.format_exception(exc.value))
+    short = "#" + cb.resolve("lookupUser")[:10]
+    assert f'File "<ucode app.lookupUser {short}>", line' in text
+    assert 'raise KeyError(f"no user {user_id}")' in text  # the stored source line
+
+
+def test_async_entry_point_through_the_api(cb: Codebase, write: Write) -> None:
+    cb.add([write("a.py", "import asyncio\n\nasync def main(x):\n    await asyncio.sleep(0)\n    return [x]\n")])
+    assert cb.run("main", 5) == [5]
+
+
+def test_run_never_imports_libcst_and_reuses_compiled_code(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    with Codebase(store) as cb:
+        cb.add([EXAMPLES / "app.py"])
+    code = textwrap.dedent(f"""
+        import builtins, sys, ucode
+        compiled = []
+        real_compile = builtins.compile
+        def spy(*a, **k):
+            compiled.append(a[1] if len(a) > 1 else k.get("filename"))
+            return real_compile(*a, **k)
+        builtins.compile = spy
+        print(ucode.run("handleRequest", {{"user_id": 2}}, store={str(store)!r})["user"])
+        print(len([c for c in compiled if str(c).startswith("<ucode")]))
+        assert "libcst" not in sys.modules
+    """)
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert first.stdout.split() == ["Grace", "0"], first.stderr  # add compiled it for this Python
+
+
+def test_code_cache_per_python_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another Python version finds no cached code: it compiles once, stores it, then reuses it."""
+    import builtins
+
+    import ucode.codebase
+
+    with Codebase(tmp_path / "s") as cb:
+        cb.add([EXAMPLES / "app.py"])
+    monkeypatch.setattr(ucode.codebase, "_CACHE_TAG", "other-python-99")
+    compiled: list[str] = []
+    real_compile = builtins.compile
+
+    def spy(*args: object, **kwargs: object) -> object:
+        compiled.append(str(args[1]))
+        return real_compile(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(builtins, "compile", spy)
+    for expected in (7, 0):
+        compiled.clear()
+        with Codebase(tmp_path / "s") as cb:
+            assert cb.run("handleRequest", {"user_id": 2})["user"] == "Grace"
+        assert len([c for c in compiled if c.startswith("<ucode")]) == expected
+
+
+def test_cross_module_package_code_runs(cb: Codebase, write: Write) -> None:
+    write("lib/__init__.py", "from .helpers import slugify\n")
+    write("lib/helpers.py", "import re\n\n_NON = re.compile(r'[^a-z]+')\n\ndef slugify(s):\n    return _NON.sub('-', s.lower())\n")
+    write("lib/views.py", "from . import helpers\nfrom .helpers import slugify as slug\n\n"
+          "def page(t):\n    return slug(t) + '|' + helpers.slugify(t)\n")
+    cb.add([cb.path.parent / "src" / "lib"])
+    assert cb.run("page", "Hi There") == "hi-there|hi-there"
+    assert cb.run("lib.slugify", "A B") == "a-b"
