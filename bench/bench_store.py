@@ -40,8 +40,9 @@ import ucode
 
 GOAL_S = 0.100
 PER_FILE = 500
-IMPORTS = ("ucode", "ucode.cli", "typer", "rich", "libcst")
-HEAVY = ("libcst", "typer", "click", "rich", "rich.console", "rich.syntax", "pygments")
+# typer._adapters: typer >= 0.2x coerces parameters with pydantic, imported when a command runs
+IMPORTS = ("ucode", "ucode.cli", "typer", "typer._adapters", "rich.console", "libcst")
+HEAVY = ("libcst", "typer", "pydantic", "click", "rich", "rich.console", "rich.table", "rich.syntax", "pygments")
 PROBE = ("import sys\nfrom ucode.cli import main\nsys.argv = ['ucode', *sys.argv[1:]]\n"
          "try:\n    main()\nexcept SystemExit:\n    pass\n"
          f"sys.stderr.write('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules) + '\\n')")
@@ -53,7 +54,11 @@ def build_store(n_defs: int, *, rebuild: bool) -> tuple[Path, dict[str, Any]]:
     root = WORK_DIR / f"store-{n_defs}"
     store = root / "store"
     meta_path = root / "meta.json"
-    want = {"gen_version": gen.GEN_VERSION, "defs": n_defs, "files": files, "per_file": PER_FILE}
+    from ucode import codebase
+
+    # Rebuilt when the generator, the schema or the set of tables changes (not on every src/ edit).
+    want = {"gen_version": gen.GEN_VERSION, "defs": n_defs, "files": files, "per_file": PER_FILE,
+            "schema": codebase.SCHEMA_VERSION, "tables": list(getattr(codebase, "_TABLES", ()))}
     if not rebuild and meta_path.exists() and (store / "data.mdb").exists():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if all(meta.get(k) == v for k, v in want.items()):
@@ -90,13 +95,32 @@ def store_size(store: Path, n_defs: int) -> dict[str, Any]:
 
     data = store / "data.mdb"
     st = data.stat()
-    env = lmdb.open(str(store), readonly=True, lock=False, max_dbs=16, subdir=True)
+    env = lmdb.open(str(store), readonly=True, lock=False, max_dbs=64, subdir=True)
+    tables: dict[str, dict[str, int]] = {}
     try:
-        used = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+        psize = env.stat()["psize"]
+        used = (env.info()["last_pgno"] + 1) * psize
+        with env.begin() as txn:
+            names = [k for k, _ in txn.cursor()]
+        for name in names:
+            db = env.open_db(name, create=False)
+            with env.begin() as txn:
+                s = txn.stat(db)
+            pages = s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"]
+            tables[name.decode()] = {"entries": s["entries"], "bytes": pages * psize}
     finally:
         env.close()
+    in_tables = sum(t["bytes"] for t in tables.values())
     return {"file_bytes": st.st_size, "disk_bytes": st.st_blocks * 512, "used_bytes": used,
-            "bytes_per_def": st.st_size / n_defs, "used_bytes_per_def": used / n_defs}
+            "bytes_per_def": st.st_size / n_defs, "used_bytes_per_def": used / n_defs, "tables": tables,
+            "free_or_meta_bytes": used - in_tables}
+
+
+def format_size(size: dict[str, Any], n_defs: int) -> str:
+    parts = [f"{name} {t['bytes'] / n_defs:,.0f}" for name, t in
+             sorted(size["tables"].items(), key=lambda kv: -kv[1]["bytes"]) if t["bytes"] / n_defs >= 1]
+    return (f"Store size per definition by table (B/def, pages incl. B-tree overhead): {', '.join(parts)}; "
+            f"free/unused pages {size['free_or_meta_bytes'] / n_defs:,.0f}")
 
 
 def importtime(module: str, top: int = 6) -> list[tuple[str, float]]:
@@ -169,7 +193,7 @@ def run(*, quick: bool, reps: int, rebuild: bool = False) -> Result:
         rows.append(Row("imports", f"python -c 'import {m}'", f"{ms(beyond)} beyond start-up",
                         f"start-up {ms(start)}", goal="(info)",
                         data={"import": t[f"import {m}"].to_dict(), "beyond_startup": beyond}))
-    text = [f"Python start-up (python -c pass), median: {ms(start)}"]
+    text = [f"Python start-up (python -c pass), median: {ms(start)}", format_size(size, n_defs)]
     if cli:
         text.append(f"Heavy modules loaded by `ucode view`: {heavy or 'none'}")
     for m, top in tops.items():

@@ -4,7 +4,7 @@
 `lookupUser@v2` does not make it call itself, it wraps the version it was written against.
 """
 
-from app import lookupUser, User
+from app import User, lookupUser
 
 
 def lookupUserV2(user_id: int) -> User:

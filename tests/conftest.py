@@ -12,6 +12,9 @@ from ucode.codebase import Codebase
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
+# Third-party code and its own test suites, run only against the store by tests/test_upstream.py.
+collect_ignore = ["vendored"]
+
 
 class FakeClock:
     """Deterministic time for the namespace log: starts at a fixed instant, ticks 1 s per reading."""

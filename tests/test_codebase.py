@@ -101,7 +101,8 @@ def test_closure_hash_of_mutual_recursion(cb: Codebase, write: Write) -> None:
 
 
 def test_names_are_qualified_and_suffixes_resolve(cb: Codebase, write: Write) -> None:
-    cb.add([write("a.py", "def f():\n    return 1\n"), write("b.py", "def f():\n    return 2\n\ndef g():\n    return 3\n")])
+    cb.add([write("a.py", "def f():\n    return 1\n"),
+            write("b.py", "def f():\n    return 2\n\ndef g():\n    return 3\n")])
     assert cb.resolve_name("g") == "b.g"
     with pytest.raises(errors.AmbiguousNameError) as exc:
         cb.resolve("f")
@@ -162,7 +163,8 @@ def test_cross_module_dependency_is_by_qualified_name(cb: Codebase, write: Write
 
 
 def test_skipped_statements_are_reported(cb: Codebase, write: Write) -> None:
-    r = cb.add([write("m.py", "import os\nprint('hi')\n\ndef f():\n    return 1\n\nif __name__ == '__main__':\n    f()\n")])
+    source = "import os\nprint('hi')\n\ndef f():\n    return 1\n\nif __name__ == '__main__':\n    f()\n"
+    r = cb.add([write("m.py", source)])
     assert [(s.line, "__main__" in s.reason) for s in r.skipped] == [(2, False), (7, True)]
 
 
@@ -457,3 +459,23 @@ def test_sigkill_mid_add_leaves_store_consistent(tmp_path: Path) -> None:
         n = len(cb.bindings())
         assert n in (0, 60 * 60), n  # all or nothing
         assert cb.verify().ok
+
+
+def test_the_same_store_opened_twice_in_one_process(store: Path) -> None:
+    a = Codebase(store)
+    b = ucode.open(store)
+    a.add([EXAMPLES / "app.py"])
+    a.close()
+    assert b.resolve("handleRequest")  # closing one handle leaves the other usable
+    b.close()
+    with Codebase(store) as c:
+        assert c.resolve("handleRequest")
+
+
+def test_history_of_name_at_version_is_that_version_only(cb: Codebase) -> None:
+    cb.add([EXAMPLES / "app.py"])
+    cb.add([EXAMPLES / "app_v2.py"], version="v2")
+    cb.bind("lookupUser@v2", "lookupUserV2@v2")
+    assert [e.version for e in cb.history("lookupUser@v2")] == ["v2"]
+    assert [e.version for e in cb.history("lookupUser")] == ["v2", "v1"]
+    assert [b.hash for b in cb.deps("lookupUserV2@v2")] == [cb.resolve("User"), cb.resolve("lookupUser@v1")]

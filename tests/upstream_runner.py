@@ -89,11 +89,21 @@ class Recorder(unittest.TextTestResult):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.outcomes: dict[str, list[str]] = {}
+        self.seconds: dict[str, float] = {}
+        self._started = 0.0
+
+    def startTest(self, test: unittest.TestCase) -> None:
+        super().startTest(test)
+        self._started = time.perf_counter()
+
+    def stopTest(self, test: unittest.TestCase) -> None:
+        super().stopTest(test)
+        self.seconds[test.id()] = time.perf_counter() - self._started
 
     def _set(self, test: unittest.TestCase, outcome: str, message: str = "") -> None:
         tid = test.id()
-        if self.outcomes.get(tid, ["pass"])[0] == "fail" and outcome != "fail":
-            return  # a failed subtest fails the whole test
+        if self.outcomes.get(tid, ["pass"])[0] == "fail":
+            return  # a failed subtest fails the whole test (and the first failure is the one reported)
         self.outcomes[tid] = [outcome, message]
 
     def _message(self, err: Any) -> str:
@@ -186,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         "counts": counts,
         "deselected": sorted(deselect & {t.id() for t in _iter_tests(suite)}),
         "seconds": round(time.perf_counter() - start, 2),
+        "slowest": [[t, round(s, 2)] for s, t in sorted(((s, t) for t, s in result.seconds.items()),
+                                                        reverse=True)[:10]],
         "provenance": {"before": before, "after": after},
         "outcomes": dict(sorted(outcomes.items())),
     }

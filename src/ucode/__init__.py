@@ -25,7 +25,6 @@ from ucode.errors import (
     StoreError,
     UcodeError,
 )
-
 from ucode.mount import mount, unmount
 
 __version__ = "0.1.0"
@@ -47,7 +46,7 @@ __all__ = [
 ]
 
 
-def open(store: str | os.PathLike[str] | None = None, *, create: bool = True) -> Codebase:  # noqa: A001
+def open(store: str | os.PathLike[str] | None = None, *, create: bool = True) -> Codebase:
     """Open the codebase at ``store`` (default: ``$UCODE_STORE``, else the nearest ``.ucode/`` from the
     current directory upward, else a new ``.ucode/`` here when ``create`` is true)."""
     from ucode.codebase import open_codebase

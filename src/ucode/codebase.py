@@ -32,11 +32,12 @@ import difflib
 import os
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import blake3
 import lmdb
@@ -128,6 +129,33 @@ def open_codebase(store: str | os.PathLike[str] | None = None, *, create: bool =
 
 _CACHE_TAG = sys.implementation.cache_tag or "python"
 
+# LMDB allows one environment handle per file per process: Codebase objects on the same store share it.
+_ENVS: dict[str, list[Any]] = {}  # real path -> [environment, open count]
+_ENVS_LOCK = threading.Lock()
+
+
+def _acquire_env(path: Path) -> lmdb.Environment:
+    key = os.path.realpath(path)
+    with _ENVS_LOCK:
+        entry = _ENVS.get(key)
+        if entry is None:
+            env = lmdb.open(key, map_size=_MAP_SIZE, max_dbs=len(_TABLES) + 2, subdir=True, readahead=False)
+            entry = _ENVS[key] = [env, 0]
+        entry[1] += 1
+        return cast("lmdb.Environment", entry[0])
+
+
+def _release_env(path: Path) -> None:
+    key = os.path.realpath(path)
+    with _ENVS_LOCK:
+        entry = _ENVS.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del _ENVS[key]
+            entry[0].close()
+
 
 def _compile_for_cache(h: str, src: dict[str, Any]) -> bytes | None:
     """Compile a definition as the runner will (same filename and line numbers), so the first run
@@ -196,11 +224,10 @@ class Codebase:
         crash = os.environ.get("UCODE_CRASH_AFTER_WRITES")
         self._crash_after = int(crash) if crash else None  # fault injection for crash-safety tests
         self._writes = 0
+        self._closed = False
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._env = lmdb.open(
-                str(self.path), map_size=_MAP_SIZE, max_dbs=len(_TABLES) + 2, subdir=True, readahead=False
-            )
+            self._env = _acquire_env(self.path)
         except (OSError, lmdb.Error) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}",
                              hint="check the path and its permissions") from None
@@ -222,17 +249,19 @@ class Codebase:
                 if raw is None:
                     self._init_store(txn)
         except lmdb.Error as exc:
-            self._env.close()
+            _release_env(self.path)
             raise StoreCorruptError(f"the store at {self.path} cannot be read: {exc}",
                                     hint="restore it from a backup; ucode verify reports damaged records") from None
         except UcodeError:
-            self._env.close()
+            _release_env(self.path)
             raise
 
     # ------------------------------------------------------------------------------ plumbing
 
     def close(self) -> None:
-        self._env.close()
+        if not self._closed:
+            self._closed = True
+            _release_env(self.path)
 
     def __enter__(self) -> Codebase:
         return self
@@ -267,14 +296,15 @@ class Codebase:
                      cause="create store")
 
     def _get(self, txn: lmdb.Transaction, table: str, key: bytes) -> Any:
-        raw = txn.get(key, db=self._db[table])
+        raw = cast("bytes | None", txn.get(key, db=self._db[table]))
         return None if raw is None else self._unpack(raw, table, key)
 
     def _prefix(self, txn: lmdb.Transaction, table: str, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        # Values are bytes, never memoryviews: ucode does not open cursors with buffers=True.
         cur = txn.cursor(db=self._db[table])
         if not cur.set_range(prefix):
             return
-        for key, value in cur:
+        for key, value in cast("Iterator[tuple[bytes, bytes]]", cur):
             if not key.startswith(prefix):
                 return
             yield key, value
@@ -306,7 +336,7 @@ class Codebase:
 
     def _lookup(self, txn: lmdb.Transaction, version: str, name: str, chain: Sequence[str] | None = None) -> str | None:
         for v in chain or self._chain(txn, version):
-            raw = txn.get(_k(v, name), db=self._db["bind"])
+            raw = cast("bytes | None", txn.get(_k(v, name), db=self._db["bind"]))
             if raw is not None:
                 return raw.decode() or None
         return None
@@ -344,6 +374,16 @@ class Codebase:
         close = difflib.get_close_matches(leaf, [x.lower() for x in leaves], n=3, cutoff=0.7)
         return sorted(x for x in leaves if x.lower() in close)
 
+    def _dep_hash(self, txn: lmdb.Transaction, version: str, chain: Sequence[str], h: str,
+                  rec: dict[str, Any], dep: str) -> str | None:
+        """What dependency name ``dep`` of definition ``h`` runs as in ``version``: its binding, except
+        that a definition never late-binds to itself through another name (``lookupUserV2`` bound as
+        ``lookupUser`` calls the ``lookupUser`` it was written against)."""
+        dh = self._lookup(txn, version, dep, chain)
+        if dh == h:
+            dh = rec.get("wa", {}).get(dep)
+        return dh
+
     def _resolve_hash(self, txn: lmdb.Transaction, prefix: str, shown: str) -> str:
         found = [k.decode() for k, _ in self._prefix(txn, "defs", prefix.encode())][:9]
         if not found:
@@ -366,7 +406,7 @@ class Codebase:
 
     def _last_seq(self, txn: lmdb.Transaction) -> int:
         cur = txn.cursor(db=self._db["log"])
-        return struct.unpack(">Q", cur.key())[0] if cur.last() else 0  # type: ignore[no-any-return]
+        return cast(int, struct.unpack(">Q", cur.key())[0]) if cur.last() else 0
 
     def _append(self, txn: lmdb.Transaction, events: list[dict[str, Any]], *, cause: str,
                 undoes: int | None = None) -> list[Event]:
@@ -385,7 +425,7 @@ class Codebase:
     def _events(self, txn: lmdb.Transaction, *, reverse: bool = False) -> Iterator[dict[str, Any]]:
         cur = txn.cursor(db=self._db["log"])
         it = cur.iterprev() if reverse and cur.last() else (cur.iternext() if not reverse else iter(()))
-        for key, raw in it:
+        for key, raw in cast("Iterator[tuple[bytes, bytes]]", it):
             ev = self._unpack(raw, "log", key)
             if isinstance(ev, dict):
                 yield ev
@@ -393,7 +433,7 @@ class Codebase:
     def _set_binding(self, txn: lmdb.Transaction, version: str, name: str, new: str | None) -> dict[str, Any] | None:
         """Set ``name``'s own entry in ``version`` (hash, "" = unbound, None = inherit); the event, or None."""
         key = _k(version, name)
-        raw = txn.get(key, db=self._db["bind"])
+        raw = cast("bytes | None", txn.get(key, db=self._db["bind"]))
         old = None if raw is None else raw.decode()
         if old == new:
             return None
@@ -722,7 +762,7 @@ class Codebase:
                                         hint="rebind the name (ucode bind) or run ucode verify")
             src = self._get(txn, "src", h.encode()) or {}
             chain = self._chain(txn, v)
-            deps = {d: self._lookup(txn, v, d, chain) for d in rec["deps"]}
+            deps = {d: self._dep_hash(txn, v, chain, h, rec, d) for d in rec["deps"]}
             names = sorted({k.decode().split(_SEP)[2] for k, _ in self._prefix(txn, "byhash", _k(h, ""))})
             return DefinitionView(
                 name=name, names=names, hash=h, kind=rec["kind"], version=v, source=src.get("source", ""),
@@ -782,7 +822,7 @@ class Codebase:
             _n, h, v = self._resolve(txn, ref, version)
             rec = self._get(txn, "defs", h.encode()) or {"deps": []}
             chain = self._chain(txn, v)
-            return [Binding(d, self._lookup(txn, v, d, chain) or "", v) for d in rec["deps"]]
+            return [Binding(d, self._dep_hash(txn, v, chain, h, rec, d), v) for d in rec["deps"]]
 
     def dependents(self, ref: str, *, version: str | None = None) -> list[Binding]:
         """Names in ``version`` whose definitions call (depend on) ``ref`` or any alias of it."""
@@ -812,6 +852,7 @@ class Codebase:
                 if r.name is None:
                     raise UcodeError("history takes a name", hint="ucode names #HASH lists a hash's names")
                 v = self._version(txn, r.version or version)
+                version = r.version or version
                 try:
                     full = self._resolve_name(txn, r.name, v)[0]
                 except NameNotFoundError:
@@ -1088,13 +1129,7 @@ class Codebase:
 
             def deps_of(x: str) -> list[str | None]:
                 rec = self._get(txn, "defs", x.encode()) or {"deps": [], "wa": {}}
-                out: list[str | None] = []
-                for d in rec["deps"]:
-                    dh = self._lookup(txn, v, d, chain)
-                    if dh == x:  # never late-bind to itself through another name: use what it wraps
-                        dh = rec.get("wa", {}).get(d)
-                    out.append(dh)
-                return out
+                return [self._dep_hash(txn, v, chain, x, rec, d) for d in rec["deps"]]
 
             return hashing.closure_hashes([h], deps_of)[h]
 
@@ -1174,7 +1209,7 @@ def _rehash(normalize: Any, rec: dict[str, Any], src: dict[str, Any]) -> str:
             modules.add(target)
             prelude.append(f"import {target} as {local}" if local != target else f"import {target}")
     modules.add(module)
-    closed = set()
+    closed: set[str] = set()
     for m in modules:
         parts = m.split(".")
         closed.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))

@@ -30,7 +30,7 @@ class _Dict:
 
 
 @dataclass(frozen=True)
-class Warning(_Dict):  # noqa: A001 - the domain word; never imported with *
+class Warning(_Dict):
     """A hidden effect or unresolved name found at add time (``code`` is e.g. ``clock``)."""
 
     code: str
@@ -113,8 +113,10 @@ class Match(_Dict):
 
 @dataclass(frozen=True)
 class Binding(_Dict):
+    """``name`` is bound to ``hash`` in ``version`` (``None``: not bound there, e.g. a missing dependency)."""
+
     name: str
-    hash: str
+    hash: str | None
     version: str
 
 

@@ -150,7 +150,9 @@ def unmount(finder: Mount) -> None:
     """Remove a mount's import hook and the modules it made."""
     if finder in sys.meta_path:
         sys.meta_path.remove(finder)
-    for name in [m for m, mod in sys.modules.items() if getattr(mod.__spec__, "loader", None) is finder]:
+    # sys.modules may hold objects without a __spec__ (typing.io, None placeholders): getattr twice.
+    for name in [m for m, mod in list(sys.modules.items())
+                 if getattr(getattr(mod, "__spec__", None), "loader", None) is finder]:
         del sys.modules[name]
     if finder._owns:
         finder.codebase.close()

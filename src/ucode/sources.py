@@ -65,16 +65,17 @@ def collect(paths: list[str | os.PathLike[str]], namespace: str | None = None) -
             _check(path, module)
             out[prefix + module] = ModuleFile(path, prefix + module, is_pkg)
             continue
-        root = path.resolve()
-        base = root.parent if (root / "__init__.py").exists() else root
+        # Paths are reported as given (relative stays relative); the package name needs the real one.
+        is_package_dir = (path / "__init__.py").exists()
+        top = [path.resolve().name] if is_package_dir else []
         found = False
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, dirnames, filenames in os.walk(path):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
             for fn in sorted(filenames):
                 if not fn.endswith(".py"):
                     continue
                 full = Path(dirpath) / fn
-                module, is_pkg = _module_for(full.relative_to(base))
+                module, is_pkg = _module_for(Path(*top, full.relative_to(path)))
                 _check(full, module)
                 out[prefix + module] = ModuleFile(full, prefix + module, is_pkg)
                 found = True
