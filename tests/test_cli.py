@@ -400,7 +400,10 @@ def test_memo_walkthrough(run: Run, jrun: JRun, api: Callable[[], Codebase]) -> 
     out = run("view", "lookupUser@v2").stdout
     assert 'print(f"lookupUserV2 called with {user_id}")' in out
     assert "#" + v2_hash in out
-    assert "written against" in out  # its own dep, lookupUser, now names itself in v2
+    # its own dep, lookupUser, names itself in v2: it runs the v1 lookupUser it was written against
+    v1_hash = jrun("view", "lookupUser@v1")["hash"]
+    assert jrun("view", "lookupUser@v2")["deps"]["app.lookupUser"] == v1_hash
+    assert "app.lookupUser  #" + v1_hash[:10] in out
     assert "Fetch a user by id." not in run("view", "lookupUser@v2").stdout
     assert "Fetch a user by id." in run("view", "lookupUser").stdout  # v1 is untouched
 

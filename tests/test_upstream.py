@@ -125,7 +125,8 @@ SUITES = {
             total=33, skipped=(), paths=(VENDORED / "fractions" / "shim",),
         ),
         Suite(
-            "more_itertools", _MI / "more_itertools", (_MI / "tests" / "test_more.py", _MI / "tests" / "test_recipes.py"),
+            "more_itertools", _MI / "more_itertools",
+            (_MI / "tests" / "test_more.py", _MI / "tests" / "test_recipes.py"),
             total=929,
             skipped=(
                 (0, "re-export of 'more_itertools.recipes.batched', which is not a stored definition"),
@@ -155,7 +156,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
         with ucode.open(store) as cb:
             result = cb.add([suite.source])
         out[ns] = {"add": result, "json": work / "report.json"}
-        cmd = [sys.executable, "-I", str(RUNNER), "--store", str(store), "--namespace", ns,
+        cmd = [sys.executable, "-I", "-B", str(RUNNER), "--store", str(store), "--namespace", ns,
                "--out", str(work / "report.json")]
         for p in suite.paths:
             cmd += ["--path", str(p)]
@@ -250,10 +251,10 @@ def test_mounted_module_has_the_names_its_imports_bind(tmp_path: Path) -> None:
         cb.add([pkg])
         finder = ucode.mount("upkg", codebase=cb)
         try:
-            import upkg.mod as mod  # type: ignore[import-not-found]
-
             import itertools
             import json
+
+            import upkg.mod as mod  # type: ignore[import-not-found]
 
             assert mod.islice is itertools.islice and mod.counter is itertools.count and mod.json is json
             assert mod.upkg is sys.modules["upkg"]
@@ -281,8 +282,10 @@ def test_unmount_skips_sys_modules_entries_without_spec(tmp_path: Path, monkeypa
     with ucode.open(tmp_path / "store") as cb:
         cb.add([tmp_path / "umod.py"])
         finder = ucode.mount("umod", codebase=cb)
-        import umod  # type: ignore[import-not-found]
+        try:
+            import umod  # type: ignore[import-not-found]
 
-        assert umod.X == 1
-        ucode.unmount(finder)
+            assert umod.X == 1
+        finally:
+            ucode.unmount(finder)  # raised AttributeError on the entries without __spec__
     assert "umod" not in sys.modules

@@ -1,10 +1,10 @@
 """Run a vendored library's upstream unittest suite against the library served from a ucode store.
 
-Used by ``tests/test_upstream.py`` in a fresh interpreter (``python -I``: no script directory or
+Used by ``tests/test_upstream.py`` in a fresh interpreter (``python -I -B``: no script directory or
 ``PYTHONPATH`` on ``sys.path``), so nothing from the parent process and no installed copy of the library
 can stand in for the mounted one::
 
-    python -I tests/upstream_runner.py --store S --namespace textwrap --out result.json \\
+    python -I -B tests/upstream_runner.py --store S --namespace textwrap --out result.json \\
         [--path DIR ...] [--deselect TEST_ID ...] TEST_FILE ...
 
 It opens the store, mounts the namespace, loads each test file by path (so ``import textwrap`` in the test

@@ -1,0 +1,126 @@
+"""``ucode run`` through the CLI, and the README's walkthrough step by step."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+import ucode
+from ucode.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "examples" / "app.py"
+APP_V2 = ROOT / "examples" / "app_v2.py"
+ADA = {"user": "Ada", "plan": "pro", "items": ["notebook", "analytical engine"], "count": 2}
+GRACE = {"user": "Grace", "plan": "free", "items": ["compiler", "moth"], "count": 2}
+
+
+@pytest.fixture
+def ucli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("UCODE_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def _run(*args: str, code: int = 0) -> Result:
+        res = runner.invoke(app, ["--store", str(tmp_path / "s"), *args])
+        assert res.exit_code == code, f"exit {res.exit_code}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}"
+        return res
+
+    _run("add", str(APP))
+    return _run
+
+
+def result_of(res: Result) -> object:
+    return json.loads(res.stdout)["result"]
+
+
+def test_run_with_json_positional_and_keyword_arguments(ucli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert result_of(ucli("run", "handleRequest", '{"user_id": 1}', "--json")) == ADA
+    assert result_of(ucli("run", "handleRequest", "--kw", 'request={"user_id": 2}', "--json")) == GRACE
+    args = tmp_path / "args.json"
+    args.write_text('[{"user_id": 2}]')
+    assert result_of(ucli("run", "handleRequest", "--args-file", str(args), "--json")) == GRACE
+    args.write_text('{"request": {"user_id": 1}}')
+    assert result_of(ucli("run", "handleRequest", "--args-file", str(args), "--json")) == ADA
+    assert "'user': 'Ada'" in ucli("run", "handleRequest", '{"user_id": 1}').stdout
+    # a dataclass result is an object in JSON
+    assert result_of(ucli("run", "lookupUser", "2", "--json")) == {"id": 2, "name": "Grace", "plan": "free"}
+
+
+def test_run_exception_shows_stored_traceback(ucli) -> None:  # type: ignore[no-untyped-def]
+    res = ucli("run", "handleRequest", '{"user_id": 42}', code=1)
+    with ucode.open(Path.cwd() / "s", create=False) as cb:
+        short = "#" + cb.resolve("lookupUser")[:10]
+    assert f'File "<ucode app.lookupUser {short}>"' in res.stderr
+    assert 'raise KeyError(f"no user {user_id}")' in res.stderr
+    assert "KeyError: 'no user 42'" in res.stderr
+    assert "src/ucode" not in res.stderr  # ucode's own frames are not shown
+    err = json.loads(ucli("run", "handleRequest", '{"user_id": 42}', "--json", code=1).stdout)["error"]
+    assert err["type"] == "KeyError" and "no user 42" in err["message"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "error: no name 'nope' in version 'v1'"),
+        (["handleRequest", "{user_id: 1}"], "error: argument 1 is not valid JSON"),
+        (["handleRequest", "1", "2"], "error: cannot call handleRequest(request: dict) -> dict"),
+        (["handleRequest", "--kw", "oops"], "error: --kw 'oops' is not NAME=JSON"),
+        (["handleRequest", "--args-file", "missing.json"], "error: cannot read --args-file"),
+        (["USERS", "1"], "is a value, not a function"),
+    ],
+)
+def test_run_bad_input_is_one_clear_line(ucli, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    res = ucli("run", *args, code=1)
+    assert message in res.stderr
+    assert "Traceback" not in res.output
+
+
+def test_run_missing_import_names_it_and_the_fix(ucli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "needs.py"
+    src.write_text("import no_such_pkg_abc\n\ndef go():\n    return no_such_pkg_abc.x\n")
+    ucli("add", str(src))
+    res = ucli("run", "go", code=1)
+    assert "error: needs.go needs `import no_such_pkg_abc`" in res.stderr
+    assert "pip install no_such_pkg_abc" in res.stderr
+
+
+def test_readme_walkthrough_step_by_step(ucli) -> None:  # type: ignore[no-untyped-def]
+    """The steps of examples/walkthrough.sh (the README's first quick-start command), each output checked."""
+    assert result_of(ucli("run", "handleRequest", '{"user_id": 1}', "--json")) == ADA
+    ucli("add", str(APP_V2), "--version", "v2")
+    v2 = json.loads(ucli("view", "lookupUserV2@v2", "--json").stdout)["hash"]
+    ucli("bind", "lookupUser@v2", "#" + v2[:10])
+    res = ucli("run", "handleRequest", '{"user_id": 1}', "--version", "v2", "--json")
+    assert res.stdout.startswith("lookupUserV2 called with 1\n")  # v2 logs, then calls v1
+    assert json.loads(res.stdout.split("\n", 1)[1])["result"] == ADA
+    ucli("bind", "lookupUser", "#" + v2[:10])
+    res = ucli("run", "handleRequest", '{"user_id": 2}')
+    assert "lookupUserV2 called with 2" in res.stdout  # v2 behavior without re-adding handleRequest
+    assert "undid: bind app.lookupUser@v1" in ucli("undo").stdout
+    res = ucli("run", "handleRequest", '{"user_id": 2}', "--json")
+    assert "lookupUserV2" not in res.stdout and result_of(res) == GRACE  # v1 again
+    assert "ok:" in ucli("verify").stdout
+
+
+def test_walkthrough_script_runs(tmp_path: Path) -> None:
+    """The README's demo itself, as a user runs it (needs the `ucode` console script on PATH)."""
+    bindir = Path(sys.executable).parent
+    if not (bindir / "ucode").exists():  # pragma: no cover - always installed by .ci/run
+        pytest.skip("ucode console script not installed next to this Python")
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "TMPDIR": str(tmp_path)}
+    env.pop("UCODE_STORE", None)
+    out = subprocess.run(["bash", str(ROOT / "examples" / "walkthrough.sh")], capture_output=True, text=True,
+                         env=env, check=False)
+    assert out.returncode == 0, out.stderr
+    runs = [line for line in out.stdout.splitlines() if line.startswith("{'user'")]
+    assert len(runs) == 4
+    logged = [line for line in out.stdout.splitlines() if line.startswith("lookupUserV2 called with")]
+    assert logged == ["lookupUserV2 called with 1", "lookupUserV2 called with 2"]
+    assert "ok: 8 definitions" in out.stdout
