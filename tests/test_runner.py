@@ -313,3 +313,23 @@ def test_cross_module_package_code_runs(cb: Codebase, write: Write) -> None:
     cb.add([cb.path.parent / "src" / "lib"])
     assert cb.run("page", "Hi There") == "hi-there|hi-there"
     assert cb.run("lib.slugify", "A B") == "a-b"
+
+
+def test_old_code_is_dropped_when_nothing_uses_it(cb: Codebase, write: Write) -> None:
+    import gc
+    import weakref
+
+    path = write("svc.py", "def helper():\n    return 'old'\n\ndef handler():\n    return helper()\n")
+    cb.add([path])
+    old = cb.function("handler")
+    old_ref = weakref.ref(old.__globals__["helper"])
+    in_flight = old  # a request still running on the old code keeps it alive
+    path.write_text(path.read_text().replace("'old'", "'new'"))
+    cb.add([path])
+    new = cb.function("handler")
+    assert (in_flight(), new()) == ("old", "new")  # current and old code side by side
+    del old, in_flight
+    gc.collect()
+    assert old_ref() is None  # the last user of the old code is gone: so is the old code
+    assert cb.runtime.collect() >= 2  # and the cache forgets the old handler and helper
+    assert cb.function("handler") is new  # the current code is kept

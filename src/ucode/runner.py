@@ -105,8 +105,11 @@ class Runtime:
 
     def __init__(self, codebase: Codebase) -> None:
         self.codebase = codebase
+        # closure hash -> object. Functions and classes are held weakly: an object lives as long as something
+        # uses it (a caller's globals, an instance, a running request, the entry cache below) and is
+        # dropped with the last user, as Erlang purges old code. Other values are held strongly until
+        # ``collect`` finds that only the cache holds them.
         self._by_closure: dict[str, Any] = {}
-        self._snapshots: weakref.WeakSet[Snapshot] = weakref.WeakSet()
         self._entry_cache: dict[tuple[str, str | None, int | None], tuple[int, Any, ClosureImage]] = {}
 
     # ---------------------------------------------------------------------------------------- API
@@ -120,7 +123,6 @@ class Runtime:
             return cached[1], cached[2]
         image = self.codebase.load_closure(ref, version=version, at=at)
         snap = Snapshot(self, image.version, image.position)
-        self._snapshots.add(snap)
         obj = self._build(image, snap)
         self._entry_cache[key] = (image.position, obj, image)
         return obj, image
@@ -131,21 +133,36 @@ class Runtime:
             return {}
         image = self.codebase.load_closures(refs, version=version, at=at)
         snap = Snapshot(self, image.version, image.position)
-        self._snapshots.add(snap)
         self._build(image, snap)
         return {ref: snap.objects[h] for ref, h in image.entries.items()}
 
     def collect(self) -> int:
-        """Drop cached objects no live snapshot or entry uses; returns how many were dropped."""
-        live: set[int] = set()
-        for snap in list(self._snapshots):
-            live.update(id(o) for o in snap.objects.values())
-        for _pos, obj, _image in self._entry_cache.values():
-            live.add(id(obj))
-        dead = [c for c, o in self._by_closure.items() if id(o) not in live]
-        for c in dead:
-            del self._by_closure[c]
-        return len(dead)
+        """Forget cached objects nothing uses any more (old code); returns how many were dropped.
+
+        Functions and classes go by themselves when their last user does; this also drops dead weak
+        references and values that only the cache still holds."""
+        dropped = 0
+        for c, held in list(self._by_closure.items()):
+            if isinstance(held, weakref.ref):
+                if held() is None:
+                    del self._by_closure[c]
+                    dropped += 1
+            elif sys.getrefcount(held) <= 3:  # the cache's reference, `held` and the call's argument
+                del self._by_closure[c]
+                dropped += 1
+        return dropped
+
+    def _cached(self, closure: str) -> Any:
+        held = self._by_closure.get(closure)
+        if isinstance(held, weakref.ref):
+            return held()
+        return held
+
+    def _remember(self, closure: str, obj: Any) -> None:
+        try:
+            self._by_closure[closure] = weakref.ref(obj)
+        except TypeError:  # ints, dicts, lists, ...: not weakly referenceable
+            self._by_closure[closure] = obj
 
     # --------------------------------------------------------------------------------- building
 
@@ -157,7 +174,7 @@ class Runtime:
 
         def build(h: str) -> Any:
             d = defs[h]
-            obj = self._by_closure.get(d.closure)
+            obj = self._cached(d.closure)
             if obj is not None:
                 snap.objects[h] = obj
                 state[h] = 2
@@ -187,7 +204,7 @@ class Runtime:
             if d.kind == "value" and len(d.names) > 1:
                 for n in d.names[1:]:
                     g.setdefault(n, obj)
-            self._by_closure[d.closure] = obj
+            self._remember(d.closure, obj)
             snap.objects[h] = obj
             state[h] = 2
             return obj
