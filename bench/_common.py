@@ -64,6 +64,29 @@ class Samples:
                 "times": self.times}
 
 
+class GcTimer:
+    """Accumulates the time spent in cyclic garbage collection while active (``with GcTimer() as g``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = 0
+        self._start = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.collections += 1
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
 def log(msg: str) -> None:
     print(f"  .. {msg}", file=sys.stderr, flush=True)
 

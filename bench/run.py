@@ -7,8 +7,9 @@ Benchmarks (see bench/README.md):
 * ``store``  ``view`` / ``find`` on a 50,000-definition store; import costs; size on disk per definition.
 
 Prints a table (medians of repetitions; ratios against baselines measured in the same run) and writes
-``bench/results.json``. ``--quick`` uses small sizes (CI smoke run, under about a minute). The exit status
-is 0 even when a goal is not met: the goals are reported, not asserted (the machine is noisy).
+``bench/results.json``. ``--quick`` uses small sizes (CI smoke run, about a minute) and writes
+``bench/.work/results-quick.json`` instead. The exit status is 0 even when a goal is not met: the goals are
+reported, not asserted (the machine is noisy).
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
     ap.add_argument("--reps", type=int, default=0, help="repetitions per measurement (default 5, quick 3)")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached store of the store benchmark")
-    ap.add_argument("--json", type=Path, default=BENCH_DIR / "results.json", help="where to write results")
+    ap.add_argument("--json", type=Path, default=None,
+                    help="where to write results (default bench/results.json; with --quick "
+                         "bench/.work/results-quick.json, so a CI smoke run never replaces the full results)")
     ap.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     args = ap.parse_args(argv)
 
@@ -91,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     reps = args.reps or (3 if args.quick else 5)
     WORK_DIR.mkdir(parents=True, exist_ok=True)
+    if args.json is None:
+        args.json = WORK_DIR / "results-quick.json" if args.quick else BENCH_DIR / "results.json"
 
     info = machine()
     results: dict[str, bench_add.Result] = {}

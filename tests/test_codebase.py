@@ -479,3 +479,39 @@ def test_history_of_name_at_version_is_that_version_only(cb: Codebase) -> None:
     assert [e.version for e in cb.history("lookupUser@v2")] == ["v2"]
     assert [e.version for e in cb.history("lookupUser")] == ["v2", "v1"]
     assert [b.hash for b in cb.deps("lookupUserV2@v2")] == [cb.resolve("User"), cb.resolve("lookupUser@v1")]
+
+
+def test_unchanged_readd_skips_parsing_and_never_imports_libcst(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    src = tmp_path / "m.py"
+    src.write_text("import time\n\ndef now():\n    return time.time()\n\nprint('side effect')\n")
+    with Codebase(store) as cb:
+        first = cb.add([src])
+    code = textwrap.dedent(f"""
+        import sys, ucode
+        r = ucode.open({str(store)!r}).add([{str(src)!r}])
+        assert "libcst" not in sys.modules, "an unchanged re-add parsed the file"
+        print(r.wrote, [(n.name, n.status, [w.code for w in n.warnings]) for n in r.names], len(r.skipped))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.stdout.strip() == "False [('m.now', 'unchanged', ['clock'])] 1", out.stderr
+    assert first.names[0].hash == ucode.open(store).resolve("m.now")
+
+
+def test_readd_after_a_rebinding_reports_the_change(cb: Codebase, write: Write) -> None:
+    path = write("m.py", "def f():\n    return 1\n")
+    h = cb.add([path]).names[0].hash
+    cb.add([write("other.py", "def g():\n    return 2\n")])
+    cb.bind("m.f", "other.g")
+    r = cb.add([path])
+    assert (r.names[0].status, r.names[0].hash) == ("updated", h)
+
+
+def test_readd_after_a_module_joins_the_codebase_reclassifies_imports(cb: Codebase, write: Write) -> None:
+    user = write("user.py", "from helpers import slugify\n\ndef page(t):\n    return slugify(t)\n")
+    before = cb.add([user]).names[0]
+    assert cb.view("page").imports == ["from helpers import slugify"]
+    cb.add([write("helpers.py", "def slugify(s):\n    return s.lower()\n")])
+    after = cb.add([user]).names[0]  # same file, but `helpers` is now a stored module: a dependency
+    assert after.status == "updated" and after.hash != before.hash
+    assert cb.view("page").deps == {"helpers.slugify": cb.resolve("helpers.slugify")}

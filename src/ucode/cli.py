@@ -841,9 +841,9 @@ def run(
     if as_json:
         _emit({"result": _jsonable(result)})
     else:
-        from rich.pretty import Pretty
+        import pprint  # not rich: `ucode run` is on the start-up-time budget and rich.pretty costs ~50 ms
 
-        _console().print(Pretty(result))
+        typer.echo(pprint.pformat(result, width=100, sort_dicts=False))
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ Resolution semantics (docs/resolution.md has the long form, with examples):
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import importlib
 import inspect
@@ -301,6 +300,8 @@ def call(obj: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
                              hint="ucode run NAME prints a value when given no arguments")
         return obj
     result = obj(*args, **kwargs)
+    if inspect.iscoroutine(result) or inspect.isasyncgen(result):
+        import asyncio  # only when needed: it costs ~40 ms to import
     if inspect.iscoroutine(result):
         result = asyncio.run(result)
     if inspect.isgenerator(result):
