@@ -1004,7 +1004,7 @@ class Codebase:
     def diff(self, v1: str, v2: str) -> list[DiffEntry]:
         """Names whose hash differs between two versions, with a unified diff of their sources."""
         import difflib
-        
+
         with self._env.begin() as txn:
             a_v, b_v = self._version(txn, v1), self._version(txn, v2)
             a, b = self._bindings(txn, a_v), self._bindings(txn, b_v)
