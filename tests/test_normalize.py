@@ -1129,3 +1129,55 @@ def test_syntax_error_is_a_source_error(src: str, line: int, column: int) -> Non
 def test_empty_module() -> None:
     pm = parse("")
     assert pm.definitions == [] and pm.skipped == [] and pm.docstring is None
+
+
+# ======================================================================================= robustness
+
+
+def test_lone_surrogate_string_literal() -> None:
+    one, two = h('X = "\\ud800"\n', "X"), h('X = "\\ud801"\n', "X")
+    assert one != two
+    assert h('X = "\\ud800" "a"\n', "X") == h('X = "\\ud800a"\n', "X")
+    assert h('def f(x): return f"\\ud800{x}"\n') != h('def f(x): return f"\\ud801{x}"\n')
+
+
+@pytest.mark.parametrize(
+    ("one", "two"),
+    [
+        ('rf"C:\\dir\\{x}"', 'f"C:\\\\dir\\\\{x}"'),
+        ('f"""say "{x}" """', "f'say \"{x}\" '"),
+        ('f"""end quote"{x}"""', "f'end quote\"{x}'"),
+        ('Rf"\\d+{x}"', 'f"\\\\d+{x}"'),
+    ],
+)
+def test_fstring_text_edge_cases(one: str, two: str) -> None:
+    src = "def f(x):\n    return {}\n"
+    assert h(src.format(one)) == h(src.format(two))
+    d = defn(src.format(one))
+    assert compile_normalized(d)(3) == compile_original(src.format(one), "f")(3)
+
+
+def test_too_deeply_nested_expression_is_a_source_error() -> None:
+    pieces = "\n".join(f'    "piece {i} "' for i in range(3000))
+    with pytest.raises(SourceError) as info:
+        normalize_module(f"TEXT = (\n{pieces}\n)\n", path="deep.py", module="deep")
+    assert info.value.path == "deep.py"
+
+
+def test_from_builtins_import_keeps_the_builtin() -> None:
+    src = """
+    from builtins import super, str as text
+
+    class Base:
+        def hello(self):
+            return "base"
+
+    class Child(Base):
+        def hello(self):
+            return text(super().hello()) + "!"
+    """
+    d = defn(src, "Child")
+    assert d.imports == ["from builtins import str"]
+    base = compile_original(src, "Base")
+    normalized = compile_normalized(d, {"m.Base": base})
+    assert normalized().hello() == "base!"

@@ -34,65 +34,15 @@ VENDORED = HERE / "vendored"
 RUNNER = HERE / "upstream_runner.py"
 FULL = os.environ.get("UCODE_UPSTREAM_FULL") == "1"
 
-# Why more_itertools 11.2.1 tests fail when served from the store. All but one come from definitions that
-# upstream makes inside a top-level ``try``/``if`` block (feature detection for newer Pythons): ucode
-# stores only definitions, so on 3.11 the fallback definitions in those blocks do not exist.
-_FSUMPROD = ("more.py defines `_fsumprod` (and `dl_split`, `dl_mul`) in the `except ImportError:` branch of "
-             "a top-level `try: from math import sumprod as _fsumprod` (math.sumprod is 3.12+): a top-level "
-             "try block that is not only imports is not stored, so `_fsumprod` is undefined")
-_SUMPROD = ("recipes.py binds `_sumprod = dotproduct` in the `except ImportError:` branch of a top-level "
-            "`try: from math import sumprod as _sumprod`: not stored, so `_sumprod` is undefined")
-_BATCHED = ("recipes.py binds `batched` in a top-level `if hexversion >= 0x30D00A2: ... else: batched = "
-            "_batched` block: not stored, so `batched` is unbound in recipes, in more.py (`from .recipes import "
-            "batched`) and as `more_itertools.batched` (add skips the re-export)")
-_MAX_HEAP = ("recipes.py binds `_max_heap_available` in a top-level `try: from heapq import heappush_max ... "
-             "except ImportError: _max_heap_available = False / else: ... = True`: not stored, so "
-             "running_median raises NameError")
+# Why more_itertools 11.2.1 tests fail when served from the store. (Definitions made inside top-level
+# `try`/`if` blocks, the feature detection for newer Pythons, used to be the cause of 36 more: they are
+# stored as block definitions now, and pass.)
 _PATCH = ("mock.patch('more_itertools.recipes.groupby') replaces the module attribute and counts the calls "
           "all_equal makes: a stored function's globals are its own, not the module __dict__, so all_equal "
           "still calls the real groupby (design limit, docs/resolution.md)")
 
 MORE_ITERTOOLS_XFAIL = {
-    # doctests (DocTestSuite of more_itertools.more / .recipes, as upstream's load_tests adds them)
-    "more_itertools.more.dft": _FSUMPROD,
-    "more_itertools.more.idft": _FSUMPROD,
-    "more_itertools.more.outer_product": _BATCHED,
-    "more_itertools.recipes._batched": _BATCHED,
-    "more_itertools.recipes.convolve": _SUMPROD,
-    "more_itertools.recipes.matmul": _BATCHED + "; and " + _SUMPROD,
-    "more_itertools.recipes.polynomial_eval": _SUMPROD,
-    "more_itertools.recipes.polynomial_from_roots": _SUMPROD,
-    "more_itertools.recipes.reshape": _BATCHED,
-    "more_itertools.recipes.running_median": _MAX_HEAP,
-    "more_itertools.recipes.sum_of_squares": _SUMPROD,
-    # tests/test_more.py
-    "test_more.DiscreteFourierTransformTests.test_basic": _FSUMPROD,
-    "test_more.DiscreteFourierTransformTests.test_roundtrip": _FSUMPROD,
-    "test_more.OuterProductTests.test_basic": _BATCHED,
-    "test_more.TestRandomOrderedRange.test_lcg_mitigation": _BATCHED,
-    "test_more.TestRandomOrderedRange.test_vs_ordered_baseline": _BATCHED,
-    "test_more.TestRunningStats.test_datatypes": _MAX_HEAP,
-    "test_more.TestRunningStats.test_single_example": _MAX_HEAP,
-    # tests/test_recipes.py
     "test_recipes.AllEqualTests.test_groupby_calls": _PATCH,
-    "test_recipes.BatchedTests.test_basic": _BATCHED,
-    "test_recipes.BatchedTests.test_strict": _BATCHED,
-    "test_recipes.Convolvetests.test_derivative": _SUMPROD,
-    "test_recipes.Convolvetests.test_infinite_signal": _SUMPROD,
-    "test_recipes.Convolvetests.test_moving_average": _SUMPROD,
-    "test_recipes.MatMulTests.test_m_by_n": _BATCHED + "; and " + _SUMPROD,
-    "test_recipes.MatMulTests.test_n_by_n": _BATCHED + "; and " + _SUMPROD,
-    "test_recipes.PolynomialEvalTests.test_basic": _SUMPROD,
-    "test_recipes.PolynomialFromRootsTests.test_basic": _SUMPROD,
-    "test_recipes.PolynomialFromRootsTests.test_large": _SUMPROD,
-    "test_recipes.ReshapeTests.test_basic": _BATCHED,
-    "test_recipes.ReshapeTests.test_empty": _BATCHED,
-    "test_recipes.ReshapeTests.test_multidimensional": _BATCHED,
-    "test_recipes.ReshapeTests.test_zero": _BATCHED,
-    "test_recipes.RunningMedianTests.test_error_cases": _MAX_HEAP,
-    "test_recipes.RunningMedianTests.test_vs_statistics_median": _MAX_HEAP,
-    "test_recipes.RunningMedianTests.test_vs_statistics_median_windowed": _MAX_HEAP,
-    "test_recipes.SumOfSquaresTests.test_basic": _SUMPROD,
 }
 
 
@@ -128,13 +78,7 @@ SUITES = {
             "more_itertools", _MI / "more_itertools",
             (_MI / "tests" / "test_more.py", _MI / "tests" / "test_recipes.py"),
             total=929,
-            skipped=(
-                (0, "re-export of 'more_itertools.recipes.batched', which is not a stored definition"),
-                (185, "top-level `Try` statement is not stored"),
-                (105, "top-level `Try` statement is not stored"),
-                (295, "top-level `Try` statement is not stored"),
-                (952, "top-level `if` statement is not stored"),
-            ),
+            skipped=(),
             xfail=MORE_ITERTOOLS_XFAIL,
             slow={
                 "test_recipes.PrimeFunctionTests.test_primes": "~30 s: is_prime and nth_prime for every prime < 10**5",

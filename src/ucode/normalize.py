@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import builtins
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,6 +245,11 @@ class _ModuleTable:
             name = _dotted(alias.name)
             local = _dotted(alias.asname.name) if alias.asname is not None else name
             full = f"{absolute}.{name}"
+            if absolute == "builtins" and local == name:
+                # ``from builtins import super, str`` (python-future style) binds the builtin itself.
+                # Keep it a builtin: renamed ``_u_i0()``, a zero-argument ``super()`` loses its
+                # ``__class__`` cell and fails at run time.
+                continue
             if full in self.ctx.modules:
                 self.bind(local, _Binding("module", full))
             elif absolute in self.ctx.modules:
@@ -293,17 +299,36 @@ def _fields(cls: type) -> tuple[str, ...]:
     return names
 
 
+def _text_leaf(value: str) -> Any:
+    """A string value as a tree leaf. ``"\\ud800"`` is a valid literal, but a lone surrogate cannot be
+    encoded as UTF-8 (msgpack's ``str``): such a value is carried as the hex of its surrogatepass bytes."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return ["Surrogates", value.encode("utf-8", "surrogatepass").hex()]
+    return value
+
+
 def _string_value(node: cst.SimpleString) -> list[Any]:
     value = ast.literal_eval(node.value)
     if isinstance(value, bytes):
         return ["Bytes", value.hex()]
-    return ["Str", value]
+    return ["Str", _text_leaf(value)]
 
 
 def _fstring_text(node: cst.FormattedString, text: str) -> str:
     prefix = node.prefix.lower().replace("f", "")
-    quote = node.start[len(node.prefix):]
-    value = ast.literal_eval(prefix + quote + text + quote)
+    if "r" in prefix:
+        # Raw: the text is the value. (Evaluating ``r"...\\"`` would fail on a text part ending in a
+        # backslash, as in ``rf"C:\\dir\\{name}"``.)
+        value = text
+    else:
+        quote = node.start[len(node.prefix):]
+        # The space keeps a text part that ends in the quote character (``f"""say "{x}" """``) or in a
+        # backslash from closing the literal early; it is removed again after evaluation.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an invalid escape is kept as written, as Python does
+            value = ast.literal_eval(prefix + quote + text + " " + quote)[:-1]
     return str(value).replace("{{", "{").replace("}}", "}")
 
 
@@ -412,10 +437,10 @@ class _Encoder:
             if all(not isinstance(p, str) and p[0] == "Bytes" for p in parts):
                 # ``b"a" b"b"`` is the value ``b"ab"``: encode it exactly as that literal.
                 return ["Bytes", "".join(p[1] for p in parts)]
-            return ["BytesConcat", [p if not isinstance(p, str) else ["Str", p] for p in parts]]
+            return ["BytesConcat", [p if not isinstance(p, str) else ["Str", _text_leaf(p)] for p in parts]]
         if all(isinstance(p, str) for p in parts):
-            return ["Str", "".join(parts)]
-        return ["FStr", [["Text", p] if isinstance(p, str) else p for p in parts]]
+            return ["Str", _text_leaf("".join(parts))]
+        return ["FStr", [["Text", _text_leaf(p)] if isinstance(p, str) else p for p in parts]]
 
 
 # ------------------------------------------------------------------------------- normalization
@@ -676,6 +701,8 @@ class _DefinitionNormalizer:
 
         def classify_free(n: cst.Name) -> None:
             name = n.value
+            if self.kind == "block" and name in self.names:
+                return  # a name the block binds itself: module-level, kept as written, no dependency
             if name in self.names and table.bindings.get(name, _Binding("other", "")).kind == "def":
                 free[id(n)] = ("self", SELF)
                 return
@@ -755,6 +782,8 @@ class _DefinitionNormalizer:
             if asg is not None:
                 if _is_local_scope(asg.scope, gscope):
                     local_keys[id(n)] = (id(asg.scope), asg.name)
+                elif self.kind == "block" and n.value in self.names:
+                    pass  # the block binding one of its own names
                 elif n.value in self.names and (n is getattr(stmt, "name", None) or self.kind == "value"):
                     free[id(n)] = ("self", SELF)
                 else:
@@ -864,6 +893,83 @@ def _assign_targets(stmt: cst.BaseSmallStatement) -> list[str] | None:
     return None
 
 
+def _statement_lines(stmt: cst.CSTNode, first_line: int) -> dict[int, int]:
+    """id(node) -> line for every node of a top-level statement whose first line is ``first_line``."""
+    from libcst.metadata import PositionProvider
+
+    lead = len(getattr(stmt, "leading_lines", ()))
+    wrapper = MetadataWrapper(cst.Module(body=[stmt]), unsafe_skip_copy=True)  # type: ignore[list-item]
+    return {id(n): pos.start.line - 1 - lead + first_line for n, pos in wrapper.resolve(PositionProvider).items()}
+
+
+def _is_block(stmt: cst.CSTNode) -> bool:
+    """A top-level statement stored as a block definition: ``if`` (but not ``if __name__ ==
+    "__main__":``), ``try``, or an assignment that unpacks into plain names (``a, b = 1, 2``)."""
+    if isinstance(stmt, cst.If):
+        test = stmt.test
+        return not (isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name)
+                    and test.left.value == "__name__")
+    if isinstance(stmt, (cst.Try, cst.TryStar)):
+        return True
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign):
+        return all(
+            isinstance(t.target, (cst.Tuple, cst.List))
+            and all(isinstance(e.value, cst.Name) for e in t.target.elements)
+            for t in stmt.body[0].targets
+        )
+    return False
+
+
+def _module_scope_names(stmt: cst.CSTNode) -> list[str]:
+    """Names a top-level statement binds in the module (not inside the functions and classes it
+    defines), in order of first binding."""
+    out: dict[str, None] = {}
+
+    def targets(node: cst.CSTNode) -> None:
+        for t in _walk(node):
+            if isinstance(t, cst.Name):
+                out.setdefault(t.value, None)
+
+    stack: list[cst.CSTNode] = [stmt]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef)):
+            out.setdefault(n.name.value, None)
+            continue  # their bodies are their own scopes; decorators bind nothing
+        if isinstance(n, (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+            continue
+        if isinstance(n, cst.AssignTarget):
+            targets(n.target)
+        elif isinstance(n, (cst.AnnAssign, cst.AugAssign)) and isinstance(n.target, cst.Name):
+            out.setdefault(n.target.value, None)
+        elif isinstance(n, cst.For):
+            targets(n.target)
+        elif isinstance(n, cst.WithItem) and n.asname is not None:
+            targets(n.asname.name)
+        elif isinstance(n, cst.ExceptHandler) and n.name is not None:
+            targets(n.name.name)
+        elif isinstance(n, cst.NamedExpr):
+            targets(n.target)
+        elif isinstance(n, cst.Import):
+            for alias in n.names:
+                local = alias.asname.name if alias.asname is not None else alias.name
+                while isinstance(local, cst.Attribute):
+                    local = local.value
+                if isinstance(local, cst.Name):
+                    out.setdefault(local.value, None)
+        elif isinstance(n, cst.ImportFrom) and not isinstance(n.names, cst.ImportStar):
+            for alias in n.names:
+                local = alias.asname.name if alias.asname is not None else alias.name
+                if isinstance(local, cst.Name):
+                    out.setdefault(local.value, None)
+        stack.extend(reversed(n.children))
+    # an except-handler's `as e` is deleted when the handler ends: not a module-level binding
+    for n in _walk(stmt):
+        if isinstance(n, cst.ExceptHandler) and n.name is not None and isinstance(n.name.name, cst.Name):
+            out.pop(n.name.name.value, None)
+    return list(out)
+
+
 def _is_import_block(stmt: cst.CSTNode) -> bool:
     """Imports, possibly inside ``try``/``if`` (``if TYPE_CHECKING:``, fallback imports)."""
     if isinstance(stmt, cst.SimpleStatementLine):
@@ -958,7 +1064,18 @@ def normalize_module(
     """
     ctx = ctx or Context()
     mod = parse_source(source, path=path) if isinstance(source, str) else source
+    try:
+        return _normalize_parsed(mod, path=path, module=module, is_package=is_package, ctx=ctx)
+    except RecursionError:
+        # libcst's visitors (and the encoder) recurse: a literal of thousands of implicitly concatenated
+        # strings (pydoc_data/topics.py) parses, but cannot be analysed. Report it, do not crash.
+        raise SourceError(
+            "cannot normalize: an expression is nested too deeply", path=path,
+            hint="split the expression (e.g. a very long implicit string concatenation); nothing was stored",
+        ) from None
 
+
+def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bool, ctx: Context) -> ParsedModule:
     wrapper = MetadataWrapper(mod, unsafe_skip_copy=True)
     index = _ScopeIndex(wrapper)
     table = _ModuleTable(module, is_package, ctx)
@@ -1005,6 +1122,10 @@ def normalize_module(
                             reexports.append(Reexport(f"{module}.{local}", target, sline))
         elif i == 0 and module_doc is not None:
             continue
+        elif _is_block(stmt) and (block_names := _module_scope_names(stmt)):
+            kinds[i] = ("block", block_names)
+            for n in block_names:
+                table.bind(n, _Binding("def", ""))
         else:
             reason = _skip_reason(stmt)
             first = text.strip().splitlines()[0] if text.strip() else ""
@@ -1019,15 +1140,14 @@ def normalize_module(
         for n in names:
             last_index[n] = i
 
-    positions: dict[int, int] = {}
-
     def line_of_factory(base_line: int, stmt: cst.CSTNode) -> Callable[[cst.CSTNode], int]:
+        """Line numbers for warnings, computed only for a statement that has one (a whole-module
+        position pass costs more than parsing), by counting newlines in the code before the node."""
+        positions: dict[int, int] = {}
+
         def line_of(node: cst.CSTNode) -> int:
             if not positions:
-                from libcst.metadata import PositionProvider
-
-                for n, pos in wrapper.resolve(PositionProvider).items():
-                    positions[id(n)] = pos.start.line
+                positions.update(_statement_lines(stmt, base_line))
             return positions.get(id(node), base_line)
 
         return line_of
@@ -1040,19 +1160,23 @@ def normalize_module(
             skipped.append(Skipped(sline, f"shadowed by a later definition of {names[0]!r}", text.strip()[:80]))
             continue
         body = stmt.body if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) else None
-        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) else stmt
+        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and kind != "block" else stmt
         normalizer = _DefinitionNormalizer(small, names, kind, table, index, body)
         r = normalizer.run(line_of_factory(sline, stmt))
-        h = hashing.definition_hash(kind, r.tree, r.imports, r.deps)
         warnings = [Finding(w.code, w.message, w.line or sline) for w in r.warnings]
-        definitions.append(
-            NormalizedDefinition(
-                names=live, kind=kind, hash=h, imports=r.imports, deps=r.deps,
-                codebase_modules=r.codebase_modules, docstring=r.docstring, source=_strip_leading_blank(text),
-                line=sline, warnings=warnings, renamed_locals=r.renamed_locals, refs=r.refs, node=small,
-                renames=r.renames, skip=r.skip,
+        # A block (a top-level `if`/`try`, or tuple unpacking) binds several names at once; each name is
+        # its own definition: the whole block, and which of its names it stands for.
+        selections = [(n, ["Select", n, r.tree]) for n in live] if kind == "block" else [(live[0], r.tree)]
+        for selected, tree in selections:
+            h = hashing.definition_hash(kind, tree, r.imports, r.deps)
+            definitions.append(
+                NormalizedDefinition(
+                    names=[selected] if kind == "block" else live, kind=kind, hash=h, imports=r.imports,
+                    deps=r.deps, codebase_modules=r.codebase_modules, docstring=r.docstring,
+                    source=_strip_leading_blank(text), line=sline, warnings=warnings,
+                    renamed_locals=r.renamed_locals, refs=r.refs, node=small, renames=r.renames, skip=r.skip,
+                )
             )
-        )
 
     return ParsedModule(
         name=module, path=path, is_package=is_package, docstring=module_doc, definitions=definitions,

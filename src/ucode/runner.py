@@ -199,7 +199,12 @@ class Runtime:
                         g[local] = build(dh)
             code = self._code(d, compiled)
             exec(code, g)  # defines the object under its own name in its own globals
-            obj = g[d.names[0]]
+            if d.names[0] in g:
+                obj = g[d.names[0]]
+            else:  # a block (`if`/`try`) whose branch taken on this Python does not bind this name
+                obj = _Unbound(d.names[0], f"the block at {d.path}:{d.line}", image.version)
+                obj._message = (f"{d.module}.{d.names[0]} is not defined here: the block at {d.path}:{d.line} "
+                                "did not bind it on this Python")
             if d.kind == "value" and len(d.names) > 1:
                 for n in d.names[1:]:
                     g.setdefault(n, obj)
