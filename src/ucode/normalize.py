@@ -952,7 +952,7 @@ def _module_scope_names(stmt: cst.CSTNode) -> list[str]:
             targets(n.target)
         elif isinstance(n, cst.Import):
             for alias in n.names:
-                local = alias.asname.name if alias.asname is not None else alias.name
+                local: cst.BaseExpression = alias.asname.name if alias.asname is not None else alias.name
                 while isinstance(local, cst.Attribute):
                     local = local.value
                 if isinstance(local, cst.Name):
