@@ -5,6 +5,8 @@ Benchmarks (see bench/README.md):
 * ``add``    ``cb.add`` on large standard-library modules vs bare libcst parse+codegen; where the time goes.
 * ``readd``  adding an unchanged ~6,000-line file again: fresh process (CLI and API) and in-process.
 * ``store``  ``view`` / ``find`` on a 50,000-definition store; import costs; size on disk per definition.
+* ``run``    call overhead of stored code vs an imported module; cold ``ucode run``; loading a closure of
+             1,000 definitions.
 
 Prints a table (medians of repetitions; ratios against baselines measured in the same run) and writes
 ``bench/results.json``. ``--quick`` uses small sizes (CI smoke run, about a minute) and writes
@@ -30,10 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_add
 import bench_readd
+import bench_run
 import bench_store
 from _common import BENCH_DIR, WORK_DIR, Row
 
-BENCHMARKS = ("add", "readd", "store")
+BENCHMARKS = ("add", "readd", "store", "run")
 
 
 def _version(dist: str) -> str:
@@ -110,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = bench_add.run(quick=args.quick, reps=reps)
         elif name == "readd":
             results[name] = bench_readd.run(quick=args.quick, reps=reps)
+        elif name == "run":
+            results[name] = bench_add.Result(rows=bench_run.run(quick=args.quick, reps=reps), details={})
         else:
             results[name] = bench_store.run(quick=args.quick, reps=reps, rebuild=args.rebuild)
         timing[name] = time.perf_counter() - t1

@@ -125,8 +125,10 @@ def test_add_json_is_the_added_names(jrun: JRun, api: Callable[[], Codebase]) ->
 def test_readd_prints_unchanged(run: Run, jrun: JRun) -> None:
     run("add", str(APP))
     out = run("add", str(APP)).stdout
-    assert "unchanged" in out and "added" not in out
-    assert "7 unchanged; nothing written" in out
+    assert "added" not in out and "app.handleRequest" not in out  # unchanged names are only counted
+    assert out.strip() == "1 file, version v1: 7 unchanged; nothing written"
+    listed = run("add", str(APP), "--all").stdout
+    assert "app.handleRequest" in listed and "unchanged" in listed
     assert {n["status"] for n in jrun("add", str(APP))} == {"unchanged"}
 
 

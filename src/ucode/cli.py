@@ -180,23 +180,7 @@ def _note(con: Console, message: str, style: str = "dim") -> None:
 _STATUS_STYLE = {"added": "green", "updated": "yellow", "unchanged": "dim", "reformatted": "cyan", "alias": "magenta"}
 
 
-def _render_add(result: AddResult) -> None:
-    con = _console()
-    if result.names:
-        table = _table("name", "status", "hash", "kind", "warnings")
-        for n in result.names:
-            status = _text(n.status, _STATUS_STYLE.get(n.status, ""))
-            h = _short(n.hash)
-            if n.status == "updated" and n.old_hash:
-                h.append(f" (was {hashing.short(n.old_hash)})", "dim")
-            warnings = "\n".join(f"{w.code}: {w.message} (line {w.line})" for w in n.warnings)
-            table.add_row(_text(n.name), status, h, _text(n.kind), _text(warnings, "yellow"))
-        con.print(table)
-    for s in result.skipped:
-        _note(con, f"not stored: {s.path}:{s.line} {s.reason}", "yellow")
-    for name in result.stale:
-        _note(con, f"stale: {name} is bound in {result.version} but no longer in the source "
-              f"(`ucode unbind {name}` removes it)", "yellow")
+def _add_summary(result: AddResult) -> str:
     counts = result.counts()
     parts = [f"{counts[s]} {s}" for s in ("added", "updated", "reformatted", "alias", "unchanged") if counts.get(s)]
     files = f"{result.files} file" + ("" if result.files == 1 else "s")
@@ -209,7 +193,35 @@ def _render_add(result: AddResult) -> None:
         summary += f" (created version {result.version})"
     if not result.wrote:
         summary += "; nothing written"
-    _note(con, summary, "bold")
+    return summary
+
+
+def _render_add(result: AddResult, *, show_all: bool = False) -> None:
+    """The names that changed (all of them with ``--all``), what was not stored, stale names, a summary.
+
+    Unchanged names are only counted unless asked for: re-adding a large tree should say "nothing
+    changed" in one line (and cheaply: no table, no rich), not list thousands of rows."""
+    shown = [n for n in result.names if show_all or n.status != "unchanged" or n.warnings]
+    if not shown and not result.skipped and not result.stale:
+        typer.secho(_add_summary(result), bold=True)
+        return
+    con = _console()
+    if shown:
+        table = _table("name", "status", "hash", "kind", "warnings")
+        for n in shown:
+            status = _text(n.status, _STATUS_STYLE.get(n.status, ""))
+            h = _short(n.hash)
+            if n.status == "updated" and n.old_hash:
+                h.append(f" (was {hashing.short(n.old_hash)})", "dim")
+            warnings = "\n".join(f"{w.code}: {w.message} (line {w.line})" for w in n.warnings)
+            table.add_row(_text(n.name), status, h, _text(n.kind), _text(warnings, "yellow"))
+        con.print(table)
+    for s in result.skipped:
+        _note(con, f"not stored: {s.path}:{s.line} {s.reason}", "yellow")
+    for name in result.stale:
+        _note(con, f"stale: {name} is bound in {result.version} but no longer in the source "
+              f"(`ucode unbind {name}` removes it)", "yellow")
+    _note(con, _add_summary(result), "bold")
 
 
 def _render_view(v: DefinitionView) -> None:
@@ -393,6 +405,9 @@ def add(
     strict: Annotated[
         bool, typer.Option("--strict", help="Refuse (store nothing) if a definition has a hidden effect.")
     ] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List unchanged names too (by default they are only counted).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Store the definitions in files and bind their names.
@@ -408,7 +423,7 @@ def add(
     if as_json:
         _emit(_dicts(result.names))
     else:
-        _render_add(result)
+        _render_add(result, show_all=show_all)
 
 
 @app.command()
