@@ -864,12 +864,24 @@ class Codebase:
         q = query.lower()
         with self._env.begin() as txn:
             v = self._version(txn, version)
+            chain = self._chain(txn, v)
+            # Match on the raw keys of every version in the chain (no decoding of the names that do
+            # not match), then resolve the few candidates through the chain (overrides, unbinds).
+            qb = q.encode("utf-8")
+            candidates: set[bytes] = set()
+            for ver in chain:
+                cut = len(ver.encode()) + 1
+                for key, _ in self._prefix(txn, "bind", _k(ver, "")):
+                    if qb in key[cut:].lower():
+                        candidates.add(key[cut:])
             scored = []
-            for name, h in self._bindings(txn, v).items():
+            for raw_name in candidates:
+                name = raw_name.decode()
+                h = self._lookup(txn, v, name, chain)
+                if h is None:
+                    continue
                 low = name.lower()
                 leaf = low.rpartition(".")[2]
-                if q not in low:
-                    continue
                 rank = 0 if leaf == q else 1 if leaf.startswith(q) else 2 if q in leaf else 3
                 scored.append((rank, len(name), name, h))
             scored.sort()
