@@ -515,3 +515,12 @@ def test_readd_after_a_module_joins_the_codebase_reclassifies_imports(cb: Codeba
     after = cb.add([user]).names[0]  # same file, but `helpers` is now a stored module: a dependency
     assert after.status == "updated" and after.hash != before.hash
     assert cb.view("page").deps == {"helpers.slugify": cb.resolve("helpers.slugify")}
+
+
+def test_find_ranks_and_respects_versions(cb: Codebase, write: Write) -> None:
+    cb.add([write("m.py", "def user():\n    pass\n\ndef get_user():\n    pass\n\ndef Überuser():\n    pass\n")])
+    assert [m.name for m in cb.find("user")] == ["m.user", "m.get_user", "m.Überuser"]
+    assert [m.name for m in cb.find("ÜBER")] == ["m.Überuser"]
+    cb.create_version("v2")
+    cb.unbind("m.user@v2")
+    assert [m.name for m in cb.find("user", version="v2")] == ["m.get_user", "m.Überuser"]

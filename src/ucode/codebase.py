@@ -872,8 +872,10 @@ class Codebase:
             for ver in chain:
                 cut = len(ver.encode()) + 1
                 for key, _ in self._prefix(txn, "bind", _k(ver, "")):
-                    if qb in key[cut:].lower():
-                        candidates.add(key[cut:])
+                    raw = key[cut:]
+                    # bytes.lower() folds ASCII only: decode the (rare) non-ASCII names to compare
+                    if qb in (raw.lower() if raw.isascii() else raw.decode().lower().encode()):
+                        candidates.add(raw)
             scored = []
             for raw_name in candidates:
                 name = raw_name.decode()
