@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 from ucode.codebase import Codebase, find_store
+from ucode.effects import effect
 from ucode.errors import (
     AmbiguousNameError,
     HashNotFoundError,
@@ -38,6 +39,7 @@ __all__ = [
     "StoreError",
     "UcodeError",
     "__version__",
+    "effect",
     "find_store",
     "mount",
     "open",
