@@ -81,7 +81,7 @@ def memo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("UCODE_STORE", raising=False)
     runner = CliRunner()
     for args in (["add", "examples/app.py"], ["add", "examples/app_v2.py", "--version", "v2"],
-                 ["bind", "lookupUser@v2", "lookupUserV2"]):
+                 ["bind", "lookupUser@v2", "lookupUserV2"], ["run", "handleRequest", '{"user_id": 1}']):
         res = runner.invoke(app, args)
         assert res.exit_code == 0, res.output
     return tmp_path

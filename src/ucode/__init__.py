@@ -15,6 +15,7 @@ Every CLI command is one call on :class:`Codebase`; see ``docs/architecture.md``
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ucode.codebase import Codebase, find_store
 from ucode.effects import effect
@@ -56,8 +57,8 @@ def open(store: str | os.PathLike[str] | None = None, *, create: bool = True) ->
     return open_codebase(store, create=create)
 
 
-def run(name: str, *args: object, version: str | None = None, store: str | os.PathLike[str] | None = None,
-        **kwargs: object) -> object:
+def run(name: str, *args: Any, version: str | None = None, store: str | os.PathLike[str] | None = None,
+        **kwargs: Any) -> Any:
     """Run the stored function ``name`` once and return its result (opens and closes the store)."""
     with open(store, create=False) as cb:
         return cb.run(name, *args, version=version, **kwargs)

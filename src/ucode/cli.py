@@ -875,9 +875,12 @@ def run(
                                                    help="A JSON list (positional) or object (keyword) of arguments.")
                          ] = None,
     version: VersionOpt = None,
+    durability: Annotated[str, typer.Option("--durability", metavar="MODE",
+                                            help="How effects are recorded: durable, batched (default) or off.")
+                          ] = "batched",
     as_json: JsonOpt = False,
 ) -> None:
-    """Run a stored function with JSON arguments and print its result.
+    """Run a stored function with JSON arguments, as a recorded task, and print its result.
 
     Calls between stored functions resolve through the names of the version (late binding): rebinding a
     name changes what runs, without re-adding its callers. Coroutines run to completion; generators are
@@ -887,22 +890,277 @@ def run(
     """
     with _session(ctx, as_json=as_json) as cb:
         positional, keywords = _run_arguments(args or [], kw or [], args_file)
-        try:
-            result = cb.run(ref, *positional, version=version, **keywords)
-        except UcodeError:
-            raise
-        except Exception as exc:  # the stored code raised: that is its result, shown as a traceback
+        task = cb.run_task(ref, *positional, version=version, durability=durability, **keywords)
+        if task.error is not None:  # the stored code raised: that is its result, shown as a traceback
+            exc = task.error
+            if isinstance(exc, UcodeError):
+                raise exc
             lines = _user_traceback(exc)
             if as_json:
-                _emit({"error": {"type": type(exc).__name__, "message": str(exc), "traceback": "".join(lines)}})
+                _emit({"task": task.id, "error": {"type": type(exc).__name__, "message": str(exc),
+                                                  "traceback": "".join(lines)}})
             sys.stderr.write("".join(lines))
-            raise typer.Exit(1) from None
+            typer.secho(f"task {task.id} failed (ucode task show {task.id}; ucode task replay {task.id})",
+                        err=True, dim=True)
+            raise typer.Exit(1)
+    result = task.result
     if as_json:
-        _emit({"result": _jsonable(result)})
+        _emit({"task": task.id, "result": _jsonable(result)})
     else:
+        typer.secho(f"task {task.id}", err=True, dim=True)
         import pprint  # not rich: `ucode run` is on the start-up-time budget and rich.pretty costs ~50 ms
 
         typer.echo(pprint.pformat(result, width=100, sort_dicts=False))
+
+
+# ------------------------------------------------------------------------------------- tasks
+
+task_app = typer.Typer(
+    help="Inspect, replay and prune recorded tasks (every `ucode run` is one).\n\nExample: ucode task list --failed",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(task_app, name="task")
+route_app = typer.Typer(
+    help="Per-task routing: which version a name resolves to when a task is replayed.\n\n"
+         "Example: ucode route set lookupUser --task last --version v2",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(route_app, name="route")
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def _task_summary(rec: dict[str, Any]) -> dict[str, Any]:
+    from ucode.tasks import task_status
+
+    return {"id": rec["id"], "name": rec["entry"], "status": task_status(rec), "version": rec["version"],
+            "started": rec.get("started"), "finished": rec.get("finished"), "hash": rec["hash"],
+            "closure": rec.get("closure"), "position": rec.get("position"), "durability": rec.get("durability")}
+
+
+@task_app.command("list")
+def task_list(
+    ctx: typer.Context,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed or interrupted tasks.")] = False,
+    name: Annotated[str | None, typer.Option("--name", metavar="N", help="Only tasks of this entry point.")
+                    ] = None,
+    since: Annotated[float | None, typer.Option("--since", metavar="HOURS", help="Only tasks of the last HOURS.")
+                     ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recorded tasks, newest first.
+
+    Example: ucode task list --failed --name handleRequest
+    """
+    import time as _time
+
+    with _session(ctx, as_json=as_json) as cb:
+        rows = [_task_summary(r) for r in cb.tasks()]
+    if failed:
+        rows = [r for r in rows if r["status"] in ("failed", "interrupted")]
+    if name:
+        rows = [r for r in rows if r["name"] == name or r["name"].endswith("." + name)]
+    if since is not None:
+        rows = [r for r in rows if (r["started"] or 0) >= _time.time() - since * 3600]
+    if as_json:
+        _emit(rows)
+        return
+    if not rows:
+        typer.echo("no tasks")
+    for r in rows:
+        typer.echo(f"{r['id']}  {r['status']:<11}  {_when(r['started'])}  {r['name']}@{r['version']}")
+
+
+@task_app.command("show")
+def task_show(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="A task id, a unique prefix of one, or `last`.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a task: what ran (names and short hashes), its arguments, every effect, its outcome.
+
+    Example: ucode task show last
+    """
+    from ucode import codec
+    from ucode.replay import EffectEvent
+
+    with _session(ctx, as_json=as_json) as cb:
+        rec = cb.task(task_id)
+        events = cb.task_events(rec["id"])
+    summary = _task_summary(rec)
+    if as_json:
+        _emit({**summary, "args": _jsonable(codec.from_wire(rec["args"])),
+               "kwargs": _jsonable(codec.from_wire(rec["kwargs"])), "hashes": rec.get("hashes", {}),
+               "result": _jsonable(codec.from_wire(rec.get("result"))), "error": rec.get("error"),
+               "events": [_jsonable(e) if "corrupt" in e else _jsonable(EffectEvent(**e).to_dict()) for e in events]})
+        return
+    typer.echo(f"task {rec['id']}: {summary['name']}@{rec['version']}  {summary['status']}")
+    typer.echo(f"  started {_when(rec.get('started'))}, finished {_when(rec.get('finished'))}, "
+               f"durability {rec.get('durability')}, names as of log position {rec.get('position')}")
+    typer.echo(f"  args {codec.from_wire(rec['args'])!r} kwargs {codec.from_wire(rec['kwargs'])!r}")
+    typer.echo("  ran: " + ", ".join(f"{n} {hashing.short(h)}" for n, h in sorted(rec.get("hashes", {}).items())))
+    for e in events:
+        if "corrupt" in e:
+            typer.secho(f"  {e['seq']:>4}  (unreadable: {e['corrupt']})", fg="red")
+            continue
+        ev = EffectEvent(**e)
+        outcome = (f"raised {ev.error['type']}: {ev.error['message']}" if ev.error
+                   else repr(codec.from_wire(ev.result)))
+        typer.echo(f"  {ev.seq:>4}  {ev.call_text()} -> {outcome}  ({ev.duration * 1000:.2f} ms)")
+    if summary["status"] == "interrupted":
+        typer.secho("  interrupted: its process ended before it finished; the log holds what was committed",
+                    fg="yellow")
+    elif rec.get("error"):
+        typer.secho(f"  failed: {rec['error']['type']}: {rec['error']['message']}", fg="red")
+    elif summary["status"] == "succeeded":
+        typer.echo(f"  result {codec.from_wire(rec.get('result'))!r}")
+
+
+def _parse_use(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, target = item.partition("=")
+        if not sep or not name or not target:
+            raise UcodeError(f"--use {item!r} is not NAME=VERSION or NAME=#HASH",
+                             hint="e.g. --use lookupUser=debug or --use lookupUser=#k3v9q2a")
+        out[name] = target
+    return out
+
+
+def _render_replay(out: dict[str, Any]) -> None:
+    for line in out["logs"]:
+        typer.echo(f"log: {line}")
+    if out["identical"]:
+        typer.secho(f"task {out['task']}: replay identical", fg="green")
+    else:
+        d = out["divergence"]
+        typer.secho(f"task {out['task']}: replay diverged", fg="red")
+        from ucode.replay import Divergence
+
+        typer.echo(str(Divergence(**d)))
+        for cause in out["likely_causes"]:
+            typer.secho(f"likely cause: {cause}", fg="yellow")
+    typer.echo(f"result {out['result']!r}" if not out.get("error") else f"error {out['error']}")
+
+
+@task_app.command("replay")
+def task_replay(
+    ctx: typer.Context,
+    task_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The task to replay.")] = None,
+    use: Annotated[list[str] | None, typer.Option("--use", metavar="NAME=V",
+                                                 help="Swap a name for this replay: a version label or #hash.")
+                   ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Replay every recorded task (of --name).")] = False,
+    name: Annotated[str | None, typer.Option("--name", metavar="N", help="With --all: tasks of this entry.")
+                    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay a recorded task exactly (no effect is performed), optionally with names swapped.
+
+    Example: ucode task replay last --use lookupUser=v2
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        swaps = _parse_use(use or [])
+        if all_:
+            ids = [r["id"] for r in cb.tasks() if r.get("durability") != "off"
+                   and (not name or r["entry"] == name or r["entry"].endswith("." + name))
+                   and r.get("status") in ("succeeded", "failed")]
+            outs = [cb.replay(t, use=swaps).to_dict() for t in ids]
+        elif task_id is None:
+            raise UcodeError("which task?", hint="ucode task replay ID, or --all [--name N]")
+        else:
+            outs = [cb.replay(task_id, use=swaps).to_dict()]
+    outs = [_jsonable(o) for o in outs]
+    if as_json:
+        _emit(outs if all_ else outs[0])
+        return
+    if all_:
+        diverged = [o for o in outs if not o["identical"]]
+        typer.echo(f"{len(outs)} tasks replayed: {len(outs) - len(diverged)} identical, {len(diverged)} diverged")
+        for o in diverged:
+            first = str(__import__("ucode.replay").replay.Divergence(**o["divergence"])).splitlines()[0]
+            typer.echo(f"  {o['task']}: {first}")
+        return
+    _render_replay(outs[0])
+
+
+@task_app.command("prune")
+def task_prune(
+    ctx: typer.Context,
+    older_than: Annotated[float, typer.Option("--older-than", metavar="DAYS", help="Age in days.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete finished tasks older than DAYS, with their events (keeps the store's size bounded).
+
+    Example: ucode task prune --older-than 30
+    """
+    import time as _time
+
+    with _session(ctx, as_json=as_json) as cb:
+        n = cb.task_prune(_time.time() - older_than * 86400)
+    if as_json:
+        _emit({"pruned": n})
+    else:
+        typer.echo(f"pruned {n} task" + ("" if n == 1 else "s"))
+
+
+@app.command("log")
+def log_(
+    ctx: typer.Context,
+    task_id: Annotated[str | None, typer.Option("--task", metavar="ID", help="Only this task's lines.")] = None,
+    grep: Annotated[str | None, typer.Option("--grep", metavar="TEXT", help="Only lines containing TEXT.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The log lines (effects.log) of recorded tasks, oldest first.
+
+    Example: ucode log --grep lookupUserV2
+    """
+    from ucode import codec
+
+    with _session(ctx, as_json=as_json) as cb:
+        recs = [cb.task(task_id)] if task_id else list(reversed(cb.tasks()))
+        lines = []
+        for rec in recs:
+            for e in cb.task_events(rec["id"]):
+                if e.get("name") != "log":
+                    continue
+                args = codec.from_wire(e["args"])
+                fields = " ".join(f"{k}={v!r}" for k, v in codec.from_wire(e["kwargs"]).items())
+                text = f"{args[0] if args else ''} {fields}".rstrip()
+                if grep is None or grep in text:
+                    lines.append({"task": rec["id"], "seq": e["seq"], "line": text})
+    if as_json:
+        _emit(lines)
+        return
+    for ln in lines:
+        typer.echo(f"{ln['task']} {ln['seq']:>4}  {ln['line']}")
+
+
+@route_app.command("set")
+def route_set(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The name to route.")],
+    task_id: Annotated[str, typer.Option("--task", metavar="ID", help="The task whose replays use it.")],
+    version: Annotated[str, typer.Option("--version", metavar="V", help="A version label or #hash.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Make NAME resolve to VERSION in every later replay of one task (stored with the task).
+
+    Example: ucode route set lookupUser --task last --version v2
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        rec = cb.task(task_id)
+        full = cb.resolve_name(name, version=rec["version"])
+        h = cb.resolve(version if version.startswith("#") else f"{full}@{version}")
+        cb.task_override(rec["id"], full, h)
+    if as_json:
+        _emit({"task": rec["id"], "name": full, "hash": h})
+    else:
+        typer.echo(f"task {rec['id']}: {full} -> {hashing.short(h)} in its replays")
 
 
 def main() -> None:

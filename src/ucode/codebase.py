@@ -20,6 +20,9 @@ Tables (LMDB named databases; keys are UTF-8, ``\\0`` separates key parts):
 ``modules``     module -> {path, package, doc, skipped}
 ``code``        ``hash \\0 python-cache-tag`` -> [source digest, marshalled code]: compiled once, so
                 ``run`` neither parses source nor imports libcst
+``tasks``       task id -> {entry, hash, closure, version, position, args, status, result|error, times}
+``events``      ``task id \\0 seq`` (8-byte big-endian seq) -> a recorded effect (see :mod:`ucode.replay`)
+``overrides``   ``task id \\0 name`` -> hash: per-task rebindings used by its replays (``route set``)
 ``files``       module -> digests of its source and of the modules it was normalized against, and what
                 its last add produced: an unchanged re-add is answered from here, without parsing
 ==============  ====================================================================================
@@ -76,6 +79,7 @@ from ucode.names import parse_ref, suffix_matches, validate_name, validate_versi
 if TYPE_CHECKING:
     from ucode.normalize import NormalizedDefinition, ParsedModule
     from ucode.runner import Runtime
+    from ucode.tasks import TaskReplay, TaskRun
 
 __all__ = [
     "SCHEMA_VERSION", "STORE_DIR", "ClosureImage", "Codebase", "LoadedDefinition", "find_store", "open_codebase",
@@ -85,6 +89,7 @@ SCHEMA_VERSION = 1
 STORE_DIR = ".ucode"
 _TABLES = (
     "meta", "defs", "src", "dependents", "bind", "byhash", "leaf", "log", "versions", "modules", "code", "files",
+    "tasks", "events", "overrides",
 )
 _SEP = "\0"
 _MAP_SIZE = 1 << 36  # address space, not disk: LMDB files grow as needed
@@ -1068,6 +1073,103 @@ class Codebase:
             return self._append(txn, [{"kind": "use", "version": v, "name": "", "old": old, "new": v}],
                                  cause=f"version use {v}")
 
+    # --------------------------------------------------------------------------------- tasks
+
+    def task_start(self, record: dict[str, Any]) -> None:
+        """Store a new task's record (its id is ``record["id"]``): committed before the task runs."""
+        with self._env.begin(write=True) as txn:
+            self._put(txn, "tasks", record["id"].encode(), _pack(record))
+
+    def task_events_append(self, task_id: str, events: Sequence[dict[str, Any]]) -> None:
+        """Append recorded effects to a task's log, in one transaction."""
+        if not events:
+            return
+        with self._env.begin(write=True) as txn:
+            for ev in events:
+                self._put(txn, "events", task_id.encode() + b"\0" + _seq_key(ev["seq"]), _pack(ev))
+
+    def task_finish(self, task_id: str, update: dict[str, Any],
+                    events: Sequence[dict[str, Any]] = ()) -> None:
+        """Record a task's outcome (and its last buffered events) in one transaction."""
+        with self._env.begin(write=True) as txn:
+            rec = self._get(txn, "tasks", task_id.encode())
+            if not isinstance(rec, dict):
+                raise UcodeError(f"no task {task_id}", hint="ucode task list shows the tasks")
+            for ev in events:
+                self._put(txn, "events", task_id.encode() + b"\0" + _seq_key(ev["seq"]), _pack(ev))
+            rec.update(update)
+            self._put(txn, "tasks", task_id.encode(), _pack(rec))
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        """A task's record; a unique prefix of its id works too, and ``last`` is the newest task."""
+        if task_id == "last":
+            newest = self.tasks()
+            if not newest:
+                raise UcodeError("no tasks yet", hint="every `ucode run` records one")
+            return newest[0]
+        with self._env.begin() as txn:
+            key = task_id.encode()
+            rec = self._get(txn, "tasks", key)
+            if rec is None:
+                found = [k for k, _ in self._prefix(txn, "tasks", key)][:5]
+                if len(found) == 1:
+                    rec = self._get(txn, "tasks", found[0])
+                elif len(found) > 1:
+                    raise AmbiguousNameError(task_id, [f.decode() for f in found])
+            if not isinstance(rec, dict):
+                raise UcodeError(f"no task {task_id!r}", hint="`ucode task list` shows the tasks")
+            return rec
+
+    def task_events(self, task_id: str) -> list[dict[str, Any]]:
+        """A task's recorded effects, in order. A record that cannot be decoded is reported in place
+        (``{"seq": ..., "corrupt": message}``); the others stay readable."""
+        out: list[dict[str, Any]] = []
+        with self._env.begin() as txn:
+            for key, raw in self._prefix(txn, "events", task_id.encode() + b"\0"):
+                try:
+                    out.append(self._unpack(raw, "events", key))
+                except StoreCorruptError:
+                    seq = struct.unpack(">Q", key[-8:])[0]
+                    out.append({"seq": seq, "corrupt": f"the record of event {seq} of task {task_id} is damaged"})
+        return out
+
+    def tasks(self) -> list[dict[str, Any]]:
+        """Every task record, newest first."""
+        with self._env.begin() as txn:
+            recs = [self._unpack(raw, "tasks", key) for key, raw in self._prefix(txn, "tasks", b"")]
+        return sorted(recs, key=lambda r: (r.get("started", 0), r["id"]), reverse=True)
+
+    def task_prune(self, older_than: float) -> int:
+        """Delete finished tasks that started before ``older_than`` (a timestamp), with their events."""
+        dropped = 0
+        with self._env.begin(write=True) as txn:
+            doomed = [key for key, raw in self._prefix(txn, "tasks", b"")
+                      if (r := self._unpack(raw, "tasks", key)).get("started", 0) < older_than
+                      and r.get("status") != "running"]
+            for key in doomed:
+                for ekey, _ in list(self._prefix(txn, "events", key + b"\0")):
+                    txn.delete(ekey, db=self._db["events"])
+                for okey, _ in list(self._prefix(txn, "overrides", key + b"\0")):
+                    txn.delete(okey, db=self._db["overrides"])
+                txn.delete(key, db=self._db["tasks"])
+                dropped += 1
+        return dropped
+
+    def task_override(self, task_id: str, name: str, target: str | None) -> None:
+        """Make ``name`` resolve to ``target`` (a hash) in this task's replays; None removes it."""
+        tid = self.task(task_id)["id"]
+        with self._env.begin(write=True) as txn:
+            key = _k(tid, name)
+            if target is None:
+                txn.delete(key, db=self._db["overrides"])
+            else:
+                self._put(txn, "overrides", key, target.encode())
+
+    def task_overrides(self, task_id: str) -> dict[str, str]:
+        with self._env.begin() as txn:
+            prefix = _k(task_id, "")
+            return {k[len(prefix):].decode(): v.decode() for k, v in self._prefix(txn, "overrides", prefix)}
+
     def stats(self) -> dict[str, Any]:
         """Store facts: path, size on disk, counts, and LMDB's last transaction id (it only moves when
         something was written)."""
@@ -1096,7 +1198,8 @@ class Codebase:
             raise VersionError(f"version {v!r} did not exist at log position {at}")
         return v, at, lambda name: state.lookup(v, name)
 
-    def load_closure(self, ref: str, *, version: str | None = None, at: int | None = None) -> ClosureImage:
+    def load_closure(self, ref: str, *, version: str | None = None, at: int | None = None,
+                     overrides: dict[str, str] | None = None) -> ClosureImage:
         """Everything needed to run ``ref``: its definition and the transitive closure of what its names
         resolve to in ``version`` as of log position ``at`` (now if None), read in one snapshot.
 
@@ -1104,16 +1207,23 @@ class Codebase:
         resolves to the definition itself (``lookupUserV2`` bound as ``lookupUser``) resolves to the hash
         it was written against instead: a definition never late-binds to itself through another name.
         """
-        return self.load_closures([ref], version=version, at=at)
+        return self.load_closures([ref], version=version, at=at, overrides=overrides)
 
-    def load_closures(self, refs: Sequence[str], *, version: str | None = None, at: int | None = None
-                      ) -> ClosureImage:
+    def load_closures(self, refs: Sequence[str], *, version: str | None = None, at: int | None = None,
+                      overrides: dict[str, str] | None = None) -> ClosureImage:
         """:meth:`load_closure` for several entry points at once (one snapshot, shared closure);
-        ``entries`` maps each ref to its hash, ``entry`` is the first one's."""
+        ``entries`` maps each ref to its hash, ``entry`` is the first one's. ``overrides`` maps full names
+        to hashes that replace their bindings (replay + swap)."""
         with self._env.begin() as txn:
             parsed = [parse_ref(ref) for ref in refs]
             versions = {p.version for p in parsed if p.version}
-            v, pos, lookup = self._snapshot_lookup(txn, (versions.pop() if len(versions) == 1 else None) or version, at)
+            v, pos, base_lookup = self._snapshot_lookup(
+                txn, (versions.pop() if len(versions) == 1 else None) or version, at)
+            swap = dict(overrides or {})
+
+            def lookup(name: str) -> str | None:
+                return swap[name] if name in swap else base_lookup(name)
+
             entries: dict[str, str] = {}
             entry_names: dict[str, str | None] = {}
             for ref, r in zip(refs, parsed, strict=True):
@@ -1128,6 +1238,7 @@ class Codebase:
                     if found is None:
                         raise NameNotFoundError(r.name, f"{v} at log position {at}")
                     h0 = found
+                h0 = swap.get(name, h0)
                 entries[ref], entry_names[ref] = h0, name
             modules: set[str] | None = None
             defs: dict[str, LoadedDefinition] = {}
@@ -1207,13 +1318,28 @@ class Codebase:
         """
         return self.runtime.load(ref, version=version, at=at)[0]
 
-    def run(self, ref: str, *args: Any, version: str | None = None, **kwargs: Any) -> Any:
-        """Run a stored function with arguments, as ``ucode run`` does (async and generators included)."""
-        from ucode.runner import call, check_arguments
+    def run(self, ref: str, *args: Any, version: str | None = None, durability: str = "batched",
+            **kwargs: Any) -> Any:
+        """Run a stored function as a task, as ``ucode run`` does (async and generators included), and
+        return its result (or raise its exception). :meth:`run_task` also gives the task id."""
+        run = self.run_task(ref, *args, version=version, durability=durability, **kwargs)
+        if run.error is not None:
+            raise run.error
+        return run.result
 
-        obj = self.function(ref, version=version)
-        check_arguments(ref, obj, list(args), kwargs)
-        return call(obj, list(args), kwargs)
+    def run_task(self, ref: str, *args: Any, version: str | None = None, durability: str = "batched",
+                 **kwargs: Any) -> TaskRun:
+        """Run a stored function as a recorded task; see :mod:`ucode.tasks`."""
+        from ucode.tasks import run_task
+
+        return run_task(self, ref, list(args), kwargs, version=version, durability=durability)
+
+    def replay(self, task_id: str, *, use: dict[str, str] | None = None) -> TaskReplay:
+        """Replay a recorded task exactly (every effect served from its log); ``use`` swaps names
+        (name -> version label or ``#hash``) for this replay only."""
+        from ucode.tasks import replay_task
+
+        return replay_task(self, task_id, use)
 
     def store_code(self, items: dict[str, tuple[str, bytes]]) -> None:
         """Cache compiled code: hash -> (source it was compiled from, marshalled code object)."""

@@ -87,6 +87,9 @@ class Recorder:
         self.events: list[EffectEvent] = []
         self.on_event = on_event
         self.clock = clock
+        # Handlers compose: a task run inside ``ucode.testing.handle`` records what the test handler
+        # answers, instead of performing the effect for real.
+        self.outer = effects.handler()
 
     def handle(self, spec: effects.EffectSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
                perform: Callable[[], Any]) -> Any:
@@ -94,7 +97,7 @@ class Recorder:
         wire_kwargs = codec.to_wire(kwargs, where=f"the keyword arguments of effect {spec.name}")
         t0 = self.clock()
         try:
-            result = perform()
+            result = perform() if self.outer is None else self.outer.handle(spec, args, kwargs, perform)
         except Exception as exc:
             self._add(EffectEvent(len(self.events), spec.name, wire_args, wire_kwargs, None,
                                   {"type": type(exc).__qualname__, "module": type(exc).__module__,
@@ -242,9 +245,11 @@ class ReplayResult:
                 "error": self.error, "divergence": None if self.divergence is None else self.divergence.to_dict()}
 
 
-def replay(fn: Callable[..., Any], recording: Recording, *args: Any, **kwargs: Any) -> ReplayResult:
-    """Run ``fn`` again with every effect served from ``recording``; report whether it behaved the same."""
-    rep = Replayer(recording.events)
+def replay(fn: Callable[..., Any], recording: Recording, *args: Any, handler: Replayer | None = None,
+           **kwargs: Any) -> ReplayResult:
+    """Run ``fn`` again with every effect served from ``recording`` (by ``handler``, a :class:`Replayer`
+    by default); report whether it behaved the same."""
+    rep = handler if handler is not None else Replayer(recording.events)
     result: Any = None
     error: dict[str, str] | None = None
     with effects.using(rep):

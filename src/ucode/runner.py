@@ -113,9 +113,15 @@ class Runtime:
 
     # ---------------------------------------------------------------------------------------- API
 
-    def load(self, ref: str, *, version: str | None = None, at: int | None = None) -> tuple[Any, ClosureImage]:
+    def load(self, ref: str, *, version: str | None = None, at: int | None = None,
+             overrides: dict[str, str] | None = None) -> tuple[Any, ClosureImage]:
         """The object ``ref`` names in ``version`` as of log position ``at`` (now if None), with the image
-        it was built from. Cheap when nothing changed since the last call: one read of the log position."""
+        it was built from; ``overrides`` (full name -> hash) replace bindings (replay + swap). Cheap when
+        nothing changed since the last call: one read of the log position."""
+        if overrides:
+            image = self.codebase.load_closure(ref, version=version, at=at, overrides=overrides)
+            snap = Snapshot(self, image.version, image.position)
+            return self._build(image, snap), image
         key = (ref, version, at)
         cached = self._entry_cache.get(key)
         if cached is not None and at is None and cached[0] == self.codebase.log_position():

@@ -1,0 +1,213 @@
+"""Tasks: every run is a task whose effects are recorded in the store, so it can be inspected and replayed.
+
+A task record holds what is needed to run it again exactly: the entry name and hash, the closure hash of
+the entry point, the version and the namespace log position it resolved its names at, its arguments, and
+its outcome. Its effects go to the store's ``events`` table as they happen, per the durability mode:
+
+==========  =========================================================================================
+``durable`` each effect's record is committed (LMDB, fsync) before its result is returned to the code:
+            after a crash the log holds every effect the task saw.
+``batched`` (default) events are buffered and committed with the task's outcome (group commit) or every
+            256 events: a crash loses the events of the unfinished batch, never a finished task's.
+``off``     no events are recorded; the task record still is. Such a task cannot be replayed.
+==========  =========================================================================================
+
+Replay (:func:`replay_task`) rebuilds the names as of the task's log position (with per-task overrides
+and ``--use`` swaps), serves every effect from the log, and reports the first divergence. Log lines are
+not part of the comparison: a debug version may log more (those lines are the point of replay + swap),
+or less.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ucode import codec, effects
+from ucode.errors import UcodeError
+from ucode.replay import Divergence, EffectEvent, Recorder, Recording, Replayer, ReplayResult, replay
+from ucode.runner import call, check_arguments
+
+if TYPE_CHECKING:
+    from ucode.codebase import Codebase
+
+__all__ = ["DURABILITY", "TaskRun", "new_task_id", "replay_task", "run_task", "task_status"]
+
+DURABILITY = ("durable", "batched", "off")
+_BATCH = 256
+_LOG = "log"
+
+
+def new_task_id() -> str:
+    """A short, readable, random id: ``t`` + 8 base32 characters (40 bits)."""
+    return "t" + base64.b32encode(os.urandom(5)).decode("ascii").lower()
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    id: str
+    result: Any
+    error: BaseException | None
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    return {"type": type(exc).__qualname__, "module": type(exc).__module__, "message": str(exc)}
+
+
+def _wire_result(value: Any) -> tuple[Any, str | None]:
+    try:
+        return codec.to_wire(value, where="the result"), None
+    except codec.SerializationError as exc:
+        return repr(value), exc.message
+
+
+def _wire_arguments(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments in recorded form; arguments that cannot be recorded (a callback passed through the
+    API) are kept as their repr, and the task is then not replayable (said in ``args_note``)."""
+    try:
+        return {"args": codec.to_wire(args, where="an argument"), "kwargs": codec.to_wire(kwargs, where="an argument")}
+    except codec.SerializationError as exc:
+        return {"args": [repr(a) for a in args], "kwargs": {k: repr(v) for k, v in kwargs.items()},
+                "args_note": exc.message}
+
+
+def run_task(cb: Codebase, ref: str, args: list[Any], kwargs: dict[str, Any], *, version: str | None = None,
+             durability: str = "batched", on_start: Callable[[str], None] | None = None) -> TaskRun:
+    """Run ``ref`` as a task: resolve it now, record the task, run it with its effects recorded."""
+    if durability not in DURABILITY:
+        raise UcodeError(f"unknown durability {durability!r}", hint="choose durable, batched or off")
+    obj, image = cb.runtime.load(ref, version=version)
+    check_arguments(ref, obj, args, kwargs)
+    tid = new_task_id()
+    cb.task_start({
+        "id": tid, "entry": image.entry_name or ref, "hash": image.entry, "closure": image.defs[image.entry].closure,
+        "version": image.version, "position": image.position,
+        **_wire_arguments(args, kwargs), "status": "running", "started": time.time(), "durability": durability,
+        "pid": os.getpid(),
+        "hashes": {d.module + "." + d.names[0]: h for h, d in image.defs.items()},
+    })
+    if on_start is not None:
+        on_start(tid)
+    buffer: list[dict[str, Any]] = []
+
+    def on_event(ev: EffectEvent) -> None:
+        if durability == "durable":
+            cb.task_events_append(tid, [ev.to_dict()])
+        else:
+            buffer.append(ev.to_dict())
+            if len(buffer) >= _BATCH:
+                cb.task_events_append(tid, buffer)
+                buffer.clear()
+
+    recorder = Recorder(on_event=None if durability == "off" else on_event)
+    with effects.using(recorder):
+        try:
+            result = call(obj, args, kwargs)
+        except Exception as exc:
+            cb.task_finish(tid, {"status": "failed", "finished": time.time(), "error": _error(exc),
+                                 "traceback": "".join(traceback.format_exception(exc))}, buffer)
+            return TaskRun(tid, None, exc)
+    wire, note = _wire_result(result)
+    cb.task_finish(tid, {"status": "succeeded", "finished": time.time(), "result": wire,
+                         "result_note": note}, buffer)
+    return TaskRun(tid, result, None)
+
+
+def task_status(rec: dict[str, Any]) -> str:
+    """``running`` only while its process is alive; a task whose process died is ``interrupted``."""
+    status = str(rec.get("status", "?"))
+    if status != "running":
+        return status
+    pid = rec.get("pid")
+    try:
+        if isinstance(pid, int):
+            os.kill(pid, 0)
+            return "running"
+    except ProcessLookupError:
+        return "interrupted"
+    except PermissionError:
+        return "running"
+    return "interrupted"
+
+
+class _ReplayHandler(Replayer):
+    """A Replayer that treats log lines as output, not as part of the comparison: a replayed version may
+    log more (shown, not performed against the recording) or less (recorded lines are skipped)."""
+
+    def __init__(self, events: list[EffectEvent]) -> None:
+        super().__init__(events)
+        self.logs: list[str] = []
+
+    def handle(self, spec: effects.EffectSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
+               perform: Callable[[], Any]) -> Any:
+        if spec.name == _LOG:
+            nxt = self.events[self.position] if self.position < len(self.events) else None
+            if (nxt is not None and nxt.name == _LOG
+                    and nxt.args == codec.to_wire(list(args)) and nxt.kwargs == codec.to_wire(kwargs)):
+                self.position += 1
+            fields = " ".join(f"{k}={v!r}" for k, v in kwargs.items())
+            self.logs.append(f"{args[0] if args else ''} {fields}".rstrip())
+            return None
+        while self.position < len(self.events) and self.events[self.position].name == _LOG:
+            self.position += 1  # a recorded log line this version does not emit
+        return super().handle(spec, args, kwargs, perform)
+
+
+@dataclass(frozen=True)
+class TaskReplay:
+    task: str
+    result: ReplayResult
+    logs: list[str]
+    swapped: dict[str, str]
+    likely_causes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.result.to_dict()
+        out.update({"task": self.task, "logs": self.logs, "swapped": self.swapped,
+                    "likely_causes": self.likely_causes})
+        return out
+
+
+def replay_task(cb: Codebase, task_id: str, use: dict[str, str] | None = None) -> TaskReplay:
+    """Replay a recorded task against the names as of its start (plus its stored overrides and ``use``:
+    name -> version label or ``#hash``), serving every effect from its log."""
+    rec = cb.task(task_id)
+    tid = rec["id"]
+    if rec.get("durability") == "off":
+        raise UcodeError(f"task {tid} ran with --durability off: its effects were not recorded",
+                         hint="run it again with --durability batched (the default) to be able to replay it")
+    if rec.get("args_note"):
+        raise UcodeError(f"task {tid} cannot be replayed: {rec['args_note']}",
+                         hint="tasks replay when their arguments are plain data (as `ucode run` passes them)")
+    raw = cb.task_events(tid)
+    corrupt = [e for e in raw if "corrupt" in e]
+    if corrupt:
+        raise UcodeError(f"task {tid} has an unreadable event at seq {corrupt[0]['seq']}: {corrupt[0]['corrupt']}",
+                         hint="the other events are intact (ucode task show); this task cannot be replayed")
+    events = [EffectEvent(**e) for e in raw]
+    swapped = dict(cb.task_overrides(tid))
+    for name, target in (use or {}).items():
+        full = cb.resolve_name(name, version=rec["version"])
+        swapped[full] = cb.resolve(target if target.startswith("#") else f"{full}@{target}")
+    obj, image = cb.runtime.load(rec["entry"], version=rec["version"], at=rec["position"], overrides=swapped)
+    args = codec.from_wire(rec["args"])
+    kwargs = codec.from_wire(rec["kwargs"])
+    error = rec.get("error")
+    recording = Recording(events, codec.from_wire(rec.get("result")) if not error else None, error,
+                          rec.get("result") if not error else None)
+    handler = _ReplayHandler(events)
+    outcome = replay(lambda: call(obj, list(args), dict(kwargs)), recording, handler=handler)
+    causes = []
+    if not outcome.identical:
+        for d in image.defs.values():
+            for w in d.warnings:
+                causes.append(f"{d.module}.{d.names[0]}: {w} (a hidden effect: not recorded, so not replayed)")
+    return TaskReplay(tid, outcome, handler.logs, swapped, causes)
+
+
+__all__ += ["Divergence", "TaskReplay"]

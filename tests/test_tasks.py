@@ -1,0 +1,226 @@
+"""Tasks: every run is recorded; show, replay exactly, replay + swap, divergence, durability, faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ucode import errors
+from ucode.cli import app
+from ucode.codebase import Codebase
+
+Write = Callable[[str, str], Path]
+
+SHOP = '''
+from ucode import effects
+
+PRICES = {"apple": 3, "pear": 5}
+
+def price(item: str) -> int:
+    return PRICES[item] + effects.randint(0, 2)
+
+def checkout(items: list) -> dict:
+    effects.log("checkout", n=len(items))
+    total = sum(price(i) for i in items)
+    return {"total": total, "year": effects.now().year}
+'''
+SHOP_DEBUG = '''
+from ucode import effects
+from shop import PRICES
+
+def price_debug(item: str) -> int:
+    p = PRICES[item] + effects.randint(0, 2)
+    effects.log("price", item=item, p=p)
+    return p
+'''
+SHOP_V3 = '''
+from ucode import effects
+from shop import price
+
+def checkout3(items: list) -> dict:
+    effects.log("checkout", n=len(items))
+    total = sum(price(i) for i in items) + effects.randint(0, 9)
+    return {"total": total, "year": effects.now().year}
+'''
+
+
+@pytest.fixture
+def shop(cb: Codebase, write: Write) -> Codebase:
+    cb.add([write("shop.py", SHOP)])
+    cb.add([write("shop_debug.py", SHOP_DEBUG)], version="debug")
+    cb.bind("price@debug", "price_debug@debug")
+    return cb
+
+
+def test_every_run_is_a_recorded_task(shop: Codebase) -> None:
+    run = shop.run_task("checkout", ["apple", "pear"])
+    rec = shop.task(run.id)
+    assert rec["status"] == "succeeded" and rec["entry"] == "shop.checkout" and rec["version"] == "v1"
+    assert rec["hash"] == shop.resolve("checkout") and rec["closure"] == shop.closure_hash("checkout")
+    assert set(rec["hashes"]) == {"shop.PRICES", "shop.checkout", "shop.price"}
+    names = [e["name"] for e in shop.task_events(run.id)]
+    assert names == ["log", "random.randint", "random.randint", "time.now"]
+    assert shop.task(run.id[:5])["id"] == run.id  # a unique prefix works
+
+
+def test_replay_is_exact_and_performs_nothing(shop: Codebase, capsys: pytest.CaptureFixture[str]) -> None:
+    run = shop.run_task("checkout", ["apple", "pear"])
+    capsys.readouterr()
+    for _ in range(3):
+        out = shop.replay(run.id)
+        assert out.result.identical and out.result.result == run.result
+    assert capsys.readouterr().err == ""  # the log effect was served, not printed again
+
+
+def test_replay_with_a_swapped_function_shows_its_log_lines(shop: Codebase) -> None:
+    run = shop.run_task("checkout", ["apple", "pear"])
+    out = shop.replay(run.id, use={"price": "debug"})
+    assert out.result.identical  # same effects, same result: the debug version only logs more
+    prices = [int(line.rsplit("=", 1)[1]) for line in out.logs if line.startswith("price")]
+    assert sum(prices) == run.result["total"]  # the replay's own log lines show what the run computed
+    assert out.swapped == {"shop.price": shop.resolve("price@debug")}
+
+
+def test_divergence_is_reported_precisely(shop: Codebase, write: Write) -> None:
+    run = shop.run_task("checkout", ["apple"])
+    shop.add([write("shop3.py", SHOP_V3)])
+    shop.bind("checkout@v3", "shop3.checkout3")
+    out = shop.replay(run.id, use={"checkout": "v3"})
+    d = out.result.divergence
+    assert not out.result.identical and d is not None
+    assert (d.kind, d.expected, d.actual) == ("effect", "time.now()", "random.randint(0, 9)")
+
+
+def test_route_set_stores_an_override_for_later_replays(shop: Codebase) -> None:
+    run = shop.run_task("checkout", ["pear"])
+    shop.task_override(run.id, "shop.price", shop.resolve("price@debug"))
+    out = shop.replay(run.id)
+    assert any(line.startswith("price item='pear'") for line in out.logs)
+
+
+def test_replay_uses_the_names_as_they_were_when_the_task_started(shop: Codebase, write: Write) -> None:
+    run = shop.run_task("checkout", ["apple"])
+    shop.add([write("alt.py", "def price(item: str) -> int:\n    return 100\n")])
+    shop.bind("shop.price", "alt.price")  # a later rebinding does not change what the task ran
+    assert shop.replay(run.id).result.identical
+    assert shop.run("checkout", ["apple"])["total"] == 100
+
+
+def test_failed_task_replays_its_exception(shop: Codebase) -> None:
+    run = shop.run_task("checkout", ["banana"])
+    assert isinstance(run.error, KeyError) and shop.task(run.id)["status"] == "failed"
+    assert shop.task(run.id)["error"]["type"] == "KeyError"
+    assert shop.replay(run.id).result.identical
+
+
+@pytest.mark.parametrize("mode", ["durable", "batched"])
+def test_durability_modes_record_the_same_events(shop: Codebase, mode: str) -> None:
+    run = shop.run_task("checkout", ["apple"], durability=mode)
+    assert len(shop.task_events(run.id)) == 3 and shop.replay(run.id).result.identical
+
+
+def test_durability_off_records_no_events_and_cannot_replay(shop: Codebase) -> None:
+    run = shop.run_task("checkout", ["apple"], durability="off")
+    assert shop.task_events(run.id) == [] and shop.task(run.id)["status"] == "succeeded"
+    with pytest.raises(errors.UcodeError, match="durability off"):
+        shop.replay(run.id)
+
+
+def test_unknown_task_and_unrecordable_result(shop: Codebase, write: Write) -> None:
+    with pytest.raises(errors.UcodeError, match="no task 'nope'"):
+        shop.task("nope")
+    shop.add([write("odd.py", "import threading\n\ndef lock():\n    return threading.Lock()\n")])
+    run = shop.run_task("lock")
+    assert "cannot be recorded" in shop.task(run.id)["result_note"]
+
+
+def test_killed_task_shows_interrupted_with_its_committed_events(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    src = tmp_path / "slow.py"
+    src.write_text("from ucode import effects\nimport os\n\ndef work():\n    effects.randint(1, 2)\n"
+                   "    os._exit(9)\n")
+    with Codebase(store) as cb:
+        cb.add([src])
+    code = f"import ucode; ucode.open({str(store)!r}).run('work', durability='durable')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
+    assert proc.returncode == 9
+    with Codebase(store) as cb:
+        (rec,) = cb.tasks()
+        from ucode.tasks import task_status
+
+        assert task_status(rec) == "interrupted"
+        assert [e["name"] for e in cb.task_events(rec["id"])] == ["random.randint"]  # durable: committed
+
+
+def test_corrupt_event_record_is_reported_and_others_stay_readable(shop: Codebase, store: Path) -> None:
+    import lmdb
+
+    run = shop.run_task("checkout", ["apple"])
+    tid = run.id
+    shop.close()
+    env = lmdb.open(str(store), max_dbs=30)
+    db = env.open_db(b"events")
+    with env.begin(write=True) as txn:
+        txn.put(tid.encode() + b"\0" + (1).to_bytes(8, "big"), b"\xc1garbage", db=db)
+    env.close()
+    with Codebase(store) as again:
+        events = again.task_events(tid)
+        assert "corrupt" in events[1] and events[0]["name"] == "log" and events[2]["name"] == "time.now"
+        with pytest.raises(errors.UcodeError, match="unreadable event at seq 1"):
+            again.replay(tid)
+
+
+def test_prune_keeps_the_store_bounded(shop: Codebase) -> None:
+    import time
+
+    old = shop.run_task("checkout", ["apple"])
+    assert shop.task_prune(time.time() + 1) == 1
+    with pytest.raises(errors.UcodeError):
+        shop.task(old.id)
+    assert shop.task_events(old.id) == []
+
+
+# --------------------------------------------------------------------------------------- CLI
+
+
+def test_task_cli_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shop.py").write_text(textwrap.dedent(SHOP))
+    (tmp_path / "shop_debug.py").write_text(textwrap.dedent(SHOP_DEBUG))
+    runner = CliRunner()
+
+    def ucode(*args: str, code: int = 0) -> str:
+        res = runner.invoke(app, ["--store", str(tmp_path / "s"), *args])
+        assert res.exit_code == code, res.output
+        assert "Traceback" not in res.output
+        return res.stdout
+
+    ucode("add", "shop.py")
+    ucode("add", "shop_debug.py", "--version", "debug")
+    ucode("bind", "price@debug", "price_debug@debug")
+    ran = json.loads(ucode("run", "checkout", '["apple", "pear"]', "--json"))
+    tid = ran["task"]
+    listed = json.loads(ucode("task", "list", "--json"))
+    assert [(t["id"], t["name"], t["status"]) for t in listed] == [(tid, "shop.checkout", "succeeded")]
+    shown = ucode("task", "show", tid)
+    assert "random.randint(0, 2) ->" in shown and "shop.price #" in shown
+    replayed = json.loads(ucode("task", "replay", tid, "--json"))
+    assert replayed["identical"] is True and replayed["result"] == ran["result"]
+    swapped = ucode("task", "replay", tid, "--use", "price=debug")
+    assert "log: price item='apple'" in swapped and "replay identical" in swapped
+    ucode("route", "set", "price", "--task", tid, "--version", "debug")
+    assert "log: price item='pear'" in ucode("task", "replay", tid)
+    assert "checkout n=2" in ucode("log")
+    assert "1 tasks replayed: 1 identical, 0 diverged" in ucode("task", "replay", "--all", "--name", "checkout")
+    assert "error: --use 'price' is not NAME=VERSION" in runner.invoke(
+        app, ["--store", str(tmp_path / "s"), "task", "replay", tid, "--use", "price"]).stderr
+    assert json.loads(ucode("task", "prune", "--older-than", "0", "--json")) == {"pruned": 1}
+    assert os.path.exists(tmp_path / "s")
