@@ -5,6 +5,7 @@ Benchmarks (see bench/README.md):
 * ``add``    ``cb.add`` on large standard-library modules vs bare libcst parse+codegen; where the time goes.
 * ``readd``  adding an unchanged ~6,000-line file again: fresh process (CLI and API) and in-process.
 * ``store``  ``view`` / ``find`` on a 50,000-definition store; import costs; size on disk per definition.
+* ``tasks``  cost per recorded effect per durability mode vs DBOS; replay speed; log size per effect.
 * ``run``    call overhead of stored code vs an imported module; cold ``ucode run``; loading a closure of
              1,000 definitions.
 
@@ -34,9 +35,10 @@ import bench_add
 import bench_readd
 import bench_run
 import bench_store
+import bench_tasks
 from _common import BENCH_DIR, WORK_DIR, Row
 
-BENCHMARKS = ("add", "readd", "store", "run")
+BENCHMARKS = ("add", "readd", "store", "run", "tasks")
 
 
 def _version(dist: str) -> str:
@@ -113,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = bench_add.run(quick=args.quick, reps=reps)
         elif name == "readd":
             results[name] = bench_readd.run(quick=args.quick, reps=reps)
+        elif name == "tasks":
+            results[name] = bench_add.Result(rows=bench_tasks.run(quick=args.quick, reps=reps), details={})
         elif name == "run":
             results[name] = bench_add.Result(rows=bench_run.run(quick=args.quick, reps=reps), details={})
         else:
