@@ -159,6 +159,16 @@ def _diff(expected: str, actual: str) -> str:
     return "\n".join(difflib.unified_diff(a, b, "recorded", "replayed", lineterm=""))
 
 
+_PLAIN = frozenset({int, float, str, bool, bytes, type(None)})
+
+
+def _plain_equal(values: Sequence[Any], recorded: Sequence[Any]) -> bool:
+    """Fast path of the argument comparison: scalars of the very same types and values (a recorded
+    argument in wire form *is* its value for these types)."""
+    return len(values) == len(recorded) and all(
+        type(a) in _PLAIN and type(a) is type(b) and a == b for a, b in zip(values, recorded, strict=True))
+
+
 class Replayer:
     """Replay handler: serve every effect from ``events`` in order; perform nothing."""
 
@@ -170,19 +180,22 @@ class Replayer:
     def handle(self, spec: effects.EffectSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
                perform: Callable[[], Any]) -> Any:
         i = self.position
-        actual = _call_text(spec.name, args, kwargs)
         if i >= len(self.events):
-            self._diverge(Divergence("extra", i, "(nothing)", actual, ""))
+            self._diverge(Divergence("extra", i, "(nothing)", _call_text(spec.name, args, kwargs), ""))
         ev = self.events[i]
-        same = (ev.name == spec.name
-                and ev.args == codec.to_wire(list(args), where=f"the arguments of effect {spec.name}")
-                and ev.kwargs == codec.to_wire(kwargs, where=f"the keyword arguments of effect {spec.name}"))
+        same = ev.name == spec.name and (
+            (_plain_equal(args, ev.args) and _plain_equal(tuple(kwargs.values()), tuple(ev.kwargs.values()))
+            and list(kwargs) == list(ev.kwargs))
+            or (ev.args == codec.to_wire(list(args), where=f"the arguments of effect {spec.name}")
+                and ev.kwargs == codec.to_wire(kwargs, where=f"the keyword arguments of effect {spec.name}")))
         if not same:
-            expected = ev.call_text()
+            expected, actual = ev.call_text(), _call_text(spec.name, args, kwargs)
             self._diverge(Divergence("effect", i, expected, actual, _diff(expected, actual)))
         self.position += 1
         if ev.error is not None:
             raise _rebuild_error(ev.error)
+        if type(ev.result) in _PLAIN:
+            return ev.result  # already the value: no codec round trip (most results are plain)
         return codec.from_wire(ev.result, spec.returns)
 
     def _diverge(self, d: Divergence) -> None:
