@@ -34,16 +34,10 @@ VENDORED = HERE / "vendored"
 RUNNER = HERE / "upstream_runner.py"
 FULL = os.environ.get("UCODE_UPSTREAM_FULL") == "1"
 
-# Why more_itertools 11.2.1 tests fail when served from the store. (Definitions made inside top-level
-# `try`/`if` blocks, the feature detection for newer Pythons, used to be the cause of 36 more: they are
-# stored as block definitions now, and pass.)
-_PATCH = ("mock.patch('more_itertools.recipes.groupby') replaces the module attribute and counts the calls "
-          "all_equal makes: a stored function's globals are its own, not the module __dict__, so all_equal "
-          "still calls the real groupby (design limit, docs/resolution.md)")
-
-MORE_ITERTOOLS_XFAIL = {
-    "test_recipes.AllEqualTests.test_groupby_calls": _PATCH,
-}
+# more_itertools 11.2.1 tests that fail when served from the store: none. (Were 37: 36 from definitions
+# made in top-level `try`/`if` blocks, fixed by block definitions; 1 from `mock.patch` of a module
+# attribute, fixed by mounted modules forwarding attribute assignments to their functions' globals.)
+MORE_ITERTOOLS_XFAIL: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

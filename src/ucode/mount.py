@@ -122,9 +122,53 @@ class Mount(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             raise AttributeError(f"module {fullname!r} has no attribute {attr!r}")
 
         module.__getattr__ = __getattr__  # type: ignore[method-assign]
+        # Replacing an attribute of a mounted module (``mock.patch("pkg.mod.helper")``) must change what
+        # the module's own stored functions call, as it does with files. Their globals are their own
+        # dicts, so the module forwards the assignment to every one of them that binds the name.
+        module.__dict__["__ucode_globals__"] = _member_globals(objects[name] for name in members)
+        module.__class__ = _MountedModule
 
     def close(self) -> None:
         unmount(self)
+
+
+def _member_globals(objects: Any) -> list[dict[str, Any]]:
+    """The globals dicts of stored functions a module holds: its functions and its classes' methods."""
+    out: dict[int, dict[str, Any]] = {}
+
+    def add(fn: Any) -> None:
+        fn = getattr(fn, "__func__", fn)  # classmethod / staticmethod
+        while hasattr(fn, "__wrapped__"):  # functools.wraps decorators: the stored function is inside
+            g = getattr(fn, "__globals__", None)
+            if isinstance(g, dict):
+                out[id(g)] = g
+            fn = fn.__wrapped__
+        g = getattr(fn, "__globals__", None)
+        if isinstance(g, dict) and str(getattr(getattr(fn, "__code__", None), "co_filename", "")).startswith("<ucode"):
+            out[id(g)] = g
+
+    for obj in objects:
+        if isinstance(obj, type):
+            for member in vars(obj).values():
+                if isinstance(member, property):
+                    for accessor in (member.fget, member.fset, member.fdel):
+                        add(accessor)
+                else:
+                    add(member)
+        else:
+            add(obj)
+    return list(out.values())
+
+
+class _MountedModule(types.ModuleType):
+    """A mounted module: setting an attribute also rebinds that name in the globals of the module's
+    stored functions (deleting it restores nothing: it only unbinds the module attribute)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        for g in self.__dict__.get("__ucode_globals__", ()):
+            if name in g:
+                g[name] = value
+        super().__setattr__(name, value)
 
 
 def mount(namespace: str, store: str | os.PathLike[str] | None = None, version: str | None = None,
