@@ -7,7 +7,7 @@ Typical use::
     with ucode.open() as cb:              # the nearest .ucode/ store, or a new one here
         cb.add(["app.py"])                # normalize, hash, store, bind names in the default version
         print(cb.view("handleRequest").hash)
-        cb.bind("lookupUser", "#k3v9q2a", version="v2")
+        cb.bind("lookupUser", "#k3v7q2a", version="v2")
 
 Every CLI command is one call on :class:`Codebase`; see ``docs/architecture.md``.
 """

@@ -1026,7 +1026,7 @@ def _parse_use(items: list[str]) -> dict[str, str]:
         name, sep, target = item.partition("=")
         if not sep or not name or not target:
             raise UcodeError(f"--use {item!r} is not NAME=VERSION or NAME=#HASH",
-                             hint="e.g. --use lookupUser=debug or --use lookupUser=#k3v9q2a")
+                             hint="e.g. --use lookupUser=debug or --use lookupUser=#k3v7q2a")
         out[name] = target
     return out
 

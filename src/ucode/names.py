@@ -51,7 +51,7 @@ def parse_ref(text: str) -> Ref:
         prefix = normalize_hash_ref(body)
         if prefix is None:
             raise InvalidNameError(
-                text, "a hash reference is '#' and at least 3 base32 characters (a-z, 2-7), e.g. #k3v9q2a"
+                text, "a hash reference is '#' and at least 3 base32 characters (a-z, 2-7), e.g. #k3v7q2a"
             )
         return Ref(text, None, prefix, version or None)
     validate_name(body)
