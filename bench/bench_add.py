@@ -95,14 +95,17 @@ def measure_add(path: Path, reps: int) -> tuple[Row, dict[str, Any]]:
         "add": add,
         "parse (libcst parse_module)": lambda: cst.parse_module(src),
         "codegen (Module.code)": lambda: mod.code,
-        "ScopeProvider (+ExpressionContext)": lambda: wrapper().resolve(ScopeProvider),
-        "  of which ExpressionContextProvider": lambda: wrapper().resolve(ExpressionContextProvider),
+        "libcst ScopeProvider (reference, not used)": lambda: wrapper().resolve(ScopeProvider),
+        "libcst ExpressionContextProvider (reference, not used)": lambda: wrapper().resolve(ExpressionContextProvider),
         "PositionProvider (a full codegen)": lambda: wrapper().resolve(PositionProvider),
         "code_for_node per top-level stmt": lambda: [mod.code_for_node(s) for s in mod.body],
     }
+    scope_index = getattr(normalize, "_ScopeIndex", None)  # private: skipped if normalize.py is refactored
+    if scope_index is not None:
+        phases["scope analysis (_ScopeIndex)"] = lambda: scope_index(mod)
     walk = getattr(normalize, "_walk", None)  # private: skipped if normalize.py is refactored
     if walk is not None:
-        phases["_walk (node.children) per stmt"] = lambda: [list(walk(s)) for s in mod.body]
+        phases["_walk per stmt"] = lambda: [list(walk(s)) for s in mod.body]
     encoder = getattr(normalize, "_Encoder", None)
     if encoder is not None:
         def encode_all() -> None:

@@ -2,6 +2,8 @@
 
 ``python bench/scope_oracle.py --save``  records the current output to ``bench/.work/oracle-baseline.json``;
 ``python bench/scope_oracle.py``         normalizes the same files again and prints every difference.
+``python bench/scope_oracle.py --walk``  checks that ``normalize._walk`` yields the nodes of a walk over libcst's
+                                         ``node.children`` in the same order (less formatting tokens).
 
 Files: every ``.py`` of the standard library (``sysconfig.get_paths()["stdlib"]``, without ``site-packages``;
 ``--tests`` also includes its ``test/`` directories), plus ``tests/vendored/`` and ``examples/``. For every
@@ -84,7 +86,9 @@ def record(item: tuple[str, str, str, bool, bool]) -> tuple[str, Any]:
     ctx = normalize.Context()
     if with_ctx:
         mods = _STDLIB_MODULES
-        ctx = normalize.Context(modules=mods, is_name=lambda fqn: zlib.crc32(fqn.encode()) % 3 == 0 and fqn.rpartition(".")[0] in mods)
+        ctx = normalize.Context(
+            modules=mods, is_name=lambda fqn: zlib.crc32(fqn.encode()) % 3 == 0 and fqn.rpartition(".")[0] in mods
+        )
     try:
         parsed = normalize.normalize_module(source, path=path, module=module, is_package=is_package, ctx=ctx)
     except SourceError as exc:
@@ -109,6 +113,38 @@ def record(item: tuple[str, str, str, bool, bool]) -> tuple[str, Any]:
         "reexports": [[r.name, r.target, r.line] for r in parsed.reexports],
         "star_reexports": parsed.star_reexports,
     }
+
+
+def check_walk(item: tuple[str, str, str, bool, bool]) -> tuple[str, Any]:
+    """``normalize._walk`` against a walk over libcst's ``node.children``: the same nodes in the same order,
+    but for formatting tokens (whitespace, commas, parentheses, operators), which it skips."""
+    import libcst as cst
+
+    token_types = (
+        cst.BaseParenthesizableWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Newline, cst.Comment,
+        cst.Comma, cst.Semicolon, cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket,
+        cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.AssignEqual, cst.Colon, cst.Dot, cst.Asynchronous,
+        cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp,
+    )
+    key, path = item[0], item[1]
+    try:
+        mod = cst.parse_module(Path(path).read_text(encoding="utf-8"))
+    except Exception as exc:  # unparsable files are not compared
+        return key, {"error": type(exc).__name__}
+    nodes = 0
+    for stmt in mod.body:
+        old: list[Any] = []
+        stack = [stmt]
+        while stack:
+            n = stack.pop()
+            old.append(n)
+            stack.extend(reversed(n.children))
+        expected = [n for n in old if not isinstance(n, token_types)]
+        new = normalize._walk(stmt)
+        nodes += len(new)
+        if len(new) != len(expected) or any(a is not b for a, b in zip(new, expected, strict=True)):
+            return key, {"walk": f"differs at line {mod.code_for_node(stmt)[:60]!r}"}
+    return key, {"nodes": nodes}
 
 
 def run_all(items: list[tuple[str, str, str, bool, bool]], jobs: int) -> dict[str, Any]:
@@ -141,7 +177,7 @@ def compare(base: dict[str, Any], new: dict[str, Any], limit: int) -> int:
             if diffs <= limit:
                 print(f"DIFF {key}: {len(da)} definitions != {len(db)}")
             continue
-        for x, y in zip(da, db):
+        for x, y in zip(da, db, strict=True):
             if x == y:
                 continue
             diffs += 1
@@ -165,9 +201,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tests", action="store_true", help="also the stdlib's test/ directories")
     ap.add_argument("--jobs", type=int, default=multiprocessing.cpu_count())
     ap.add_argument("--baseline", type=Path, default=BASELINE)
+    ap.add_argument("--walk", action="store_true", help="check normalize._walk's order instead")
     ap.add_argument("--limit", type=int, default=40, help="differences printed in full")
     args = ap.parse_args(argv)
     items = collect(args.tests)
+    if args.walk:
+        with multiprocessing.Pool(args.jobs, initializer=_init) as pool:
+            res = dict(pool.imap_unordered(check_walk, items, chunksize=4))
+        bad = {k: v for k, v in res.items() if "walk" in v}
+        for k, v in sorted(bad.items())[: args.limit]:
+            print(k, v["walk"])
+        print(f"walk: {len(res)} files, {sum(v.get('nodes', 0) for v in res.values())} nodes, "
+              f"{len(bad)} files differ")
+        return 1 if bad else 0
     t0 = time.perf_counter()
     results = run_all(items, args.jobs)
     elapsed = time.perf_counter() - t0

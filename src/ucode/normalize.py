@@ -38,18 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import (
-    Access,
-    Assignment,
-    BaseAssignment,
-    BuiltinAssignment,
-    ClassScope,
-    ComprehensionScope,
-    GlobalScope,
-    ImportAssignment,
-    MetadataWrapper,
-    ScopeProvider,
-)
+from libcst.metadata import MetadataWrapper
 
 from ucode import hashing
 from ucode.errors import SourceError
@@ -343,6 +332,51 @@ def _equal_text(node: cst.FormattedStringExpression) -> str:
     return text + (code(node.equal) if isinstance(node.equal, cst.AssignEqual) else "=")
 
 
+# What the encoder does with a node or a field value, by class (isinstance on libcst's ABCs is slow; the
+# answer only depends on the class, so it is computed once per class with the same isinstance tests).
+(_K_NAME, _K_ATTRIBUTE, _K_SIMPLE_STRING, _K_STRINGS, _K_INTEGER, _K_FLOAT, _K_IMAGINARY, _K_BLOCK, _K_MODULE,
+ _K_NODE, _K_NOT_A_NODE) = range(11)
+_NODE_KIND: dict[type, int] = {}
+_V_SKIP, _V_SEQUENCE, _V_STR, _V_OTHER = range(4)
+_VALUE_KIND: dict[type, int] = {}
+_FORMATTING_CLASS: dict[type, bool] = {}
+
+
+def _node_kind(cls: type) -> int:
+    kind = _K_NOT_A_NODE
+    for test, k in (
+        (cst.Name, _K_NAME), (cst.Attribute, _K_ATTRIBUTE), (cst.SimpleString, _K_SIMPLE_STRING),
+        ((cst.ConcatenatedString, cst.FormattedString), _K_STRINGS), (cst.Integer, _K_INTEGER),
+        (cst.Float, _K_FLOAT), (cst.Imaginary, _K_IMAGINARY), ((cst.IndentedBlock, cst.SimpleStatementSuite), _K_BLOCK),
+        (cst.Module, _K_MODULE), (cst.CSTNode, _K_NODE),
+    ):
+        if issubclass(cls, test):
+            kind = k
+            break
+    _NODE_KIND[cls] = kind
+    return kind
+
+
+def _value_kind(cls: type) -> int:
+    if cls is type(None) or issubclass(cls, (cst.MaybeSentinel, _FORMATTING_TYPES)):
+        kind = _V_SKIP
+    elif issubclass(cls, (list, tuple)):
+        kind = _V_SEQUENCE
+    elif issubclass(cls, str):
+        kind = _V_STR
+    else:
+        kind = _V_OTHER
+    _VALUE_KIND[cls] = kind
+    return kind
+
+
+def _is_formatting(cls: type) -> bool:
+    found = _FORMATTING_CLASS.get(cls)
+    if found is None:
+        found = _FORMATTING_CLASS[cls] = issubclass(cls, _FORMATTING_TYPES)
+    return found
+
+
 class _Encoder:
     """Encodes a libcst subtree as nested lists of str/int, applying the normalizer's renames."""
 
@@ -351,54 +385,63 @@ class _Encoder:
         self.skip = skip
 
     def encode(self, node: Any) -> Any:
-        if isinstance(node, cst.Name):
+        cls = node.__class__
+        kind = _NODE_KIND.get(cls)
+        if kind is None:
+            kind = _node_kind(cls)
+        if kind == _K_NAME:
             return ["Name", self.renames.get(id(node), node.value)]
-        if isinstance(node, cst.Attribute) and id(node) in self.renames:
+        if kind == _K_ATTRIBUTE and id(node) in self.renames:
             return ["Name", self.renames[id(node)]]
-        if isinstance(node, cst.SimpleString):
+        if kind == _K_SIMPLE_STRING:
             return _string_value(node)
-        if isinstance(node, (cst.ConcatenatedString, cst.FormattedString)):
+        if kind == _K_STRINGS:
             return self._strings(node)
-        if isinstance(node, cst.Integer):
+        if kind == _K_INTEGER:
             return ["Int", str(int(node.value.replace("_", ""), 0))]
-        if isinstance(node, cst.Float):
+        if kind == _K_FLOAT:
             return ["Float", repr(float(node.value.replace("_", "")))]
-        if isinstance(node, cst.Imaginary):
+        if kind == _K_IMAGINARY:
             return ["Imag", repr(float(node.value[:-1].replace("_", "")))]
-        if isinstance(node, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+        if kind == _K_BLOCK:
             return ["Block", self._statements(node.body)]
-        if isinstance(node, cst.Module):
+        if kind == _K_MODULE:
             return ["Module", self._statements(node.body)]
-        if isinstance(node, cst.CSTNode):
-            out: list[Any] = [type(node).__name__]
-            for name in _fields(type(node)):
-                value = getattr(node, name)
-                if value is None or isinstance(value, (cst.MaybeSentinel, _FORMATTING_TYPES)):
-                    if name == "equal" and isinstance(value, cst.AssignEqual):
-                        out.append([name, 1])
+        if kind == _K_NOT_A_NODE:
+            raise TypeError(f"cannot encode {cls.__name__}")
+        out: list[Any] = [cls.__name__]
+        value_kinds = _VALUE_KIND
+        for name in _fields(cls):
+            value = getattr(node, name)
+            vkind = value_kinds.get(value.__class__)
+            if vkind is None:
+                vkind = _value_kind(value.__class__)
+            if vkind == _V_SKIP:
+                if name == "equal" and isinstance(value, cst.AssignEqual):
+                    out.append([name, 1])
+                continue
+            if vkind == _V_SEQUENCE:
+                if not value:
                     continue
-                if isinstance(value, (list, tuple)):
-                    if not value:
-                        continue
-                    out.append([name, [self.encode(v) for v in value if not isinstance(v, _FORMATTING_TYPES)]])
-                elif isinstance(value, str):
-                    if value:
-                        out.append([name, value])
-                else:
-                    out.append([name, self.encode(value)])
-            if isinstance(node, cst.FormattedStringExpression) and node.equal is not None:
-                # ``f"{x = }"`` prints the expression's text as written, spaces and parentheses included,
-                # so that text is part of what the code does (``f"{x=}"`` prints something else).
-                out.append(["equal_text", _equal_text(node)])
-            return out
-        raise TypeError(f"cannot encode {type(node).__name__}")
+                encode = self.encode
+                out.append([name, [encode(v) for v in value if not _is_formatting(v.__class__)]])
+            elif vkind == _V_STR:
+                if value:
+                    out.append([name, value])
+            else:
+                out.append([name, self.encode(value)])
+        if cls is cst.FormattedStringExpression and node.equal is not None:
+            # ``f"{x = }"`` prints the expression's text as written, spaces and parentheses included,
+            # so that text is part of what the code does (``f"{x=}"`` prints something else).
+            out.append(["equal_text", _equal_text(node)])
+        return out
 
     def _statements(self, body: Sequence[cst.CSTNode]) -> list[Any]:
         out: list[Any] = []
         for stmt in body:
             if id(stmt) in self.skip:
                 continue
-            if isinstance(stmt, cst.SimpleStatementLine):
+            if stmt.__class__ is cst.SimpleStatementLine:
                 out.extend(self.encode(s) for s in stmt.body if id(s) not in self.skip)
             else:
                 out.append(self.encode(stmt))
@@ -480,7 +523,7 @@ _WALK_SKIP = frozenset(
         "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header", "footer",
         "newline", "trailing_whitespace", "lbracket", "rbracket", "lbrace", "rbrace", "colon", "equal", "dot",
         "relative", "operator", "asynchronous", "first_colon", "second_colon", "star_tok", "first_comma",
-        "whitespace_before", "whitespace_after",
+        "comment", "empty_lines", "first_line", "last_line", "leading_whitespace", "trailing_comma", "separator",
     }
 )
 _VISIT_FUNCS = frozenset(
@@ -592,7 +635,7 @@ class _Scope:
         self.assignments: dict[str, list[_Asg]] = {}
         self.overwrites: dict[str, _Scope] = {}  # ``global`` / ``nonlocal`` declarations
         self.count = 0  # libcst's _assignment_count
-        if kind == _GLOBAL or kind == _BUILTIN:
+        if kind in (_GLOBAL, _BUILTIN):
             self.name_prefix = ""
         else:
             assert parent is not None
@@ -1135,146 +1178,6 @@ class _ScopeBuilder:
         self.fixups.append((node, self.scope))
 
 
-class _LibcstScopeIndex:
-    """Module-wide index from nodes to scope accesses and assignments.
-
-    Which binding a read refers to is decided by :meth:`resolve`, by Python's static rules, not by
-    libcst's ``Access.referents``: libcst only links a read to assignments that come *before* it in
-    the text, so ``prev`` read at the top of a loop body and assigned at its bottom, or ``cell`` in
-    ``[... for row in rows for cell in row if cell]``, had no (or the wrong) referent and were left
-    unrenamed while their assignments were renamed.
-    """
-
-    def __init__(self, wrapper: MetadataWrapper) -> None:
-        scopes = wrapper.resolve(ScopeProvider)
-        self.scopes = scopes
-        self.access: dict[int, Access] = {}
-        self.assign: dict[int, BaseAssignment] = {}
-        self.fixed: set[tuple[int, str]] = set()  # (scope, name) keys that must keep their name
-        self.global_scope: GlobalScope | None = None
-        # (scope, name) that the scope binds itself. libcst files an assignment after ``nonlocal x`` /
-        # ``global x`` under the *immediate parent* / global scope, so ``x in parent.assignments`` can
-        # be true when the parent never binds x (``nonlocal`` reaching past an intermediate function).
-        self._own: set[tuple[int, str]] = set()
-        redirected: list[tuple[cst.Name, Any]] = []  # (target, scope it appears in) of those
-        seen: set[int] = set()
-        for scope in scopes.values():
-            if scope is None or id(scope) in seen:
-                continue
-            seen.add(id(scope))
-            if isinstance(scope, GlobalScope):
-                self.global_scope = scope
-            for acc in scope.accesses:
-                self.access[id(acc.node)] = acc
-                # For ``import os.path``, libcst records the read of ``os.path`` on the Attribute node;
-                # the Name ``os`` at its root is what gets classified (and renamed ``_u_i<n>``).
-                root: cst.CSTNode = acc.node
-                while isinstance(root, cst.Attribute):
-                    root = root.value
-                if root is not acc.node and isinstance(root, cst.Name):
-                    self.access.setdefault(id(root), acc)
-            for a in scope.assignments:
-                own_node = a.node if isinstance(a, Assignment) else None
-                node_scope = scopes.get(own_node, a.scope) if own_node is not None else a.scope
-                if node_scope is a.scope:
-                    self._own.add((id(a.scope), a.name))
-                elif isinstance(own_node, cst.Name):
-                    redirected.append((own_node, node_scope))
-                if isinstance(a, ImportAssignment) or not isinstance(a, Assignment):
-                    self.fixed.add((id(a.scope), a.name))
-                    continue
-                target = a.node
-                if isinstance(a.scope, ClassScope):
-                    # A name bound in a class body is an attribute of the class (``z = 1``, a dataclass
-                    # field ``x: int``): renaming it would change the class's interface.
-                    self.fixed.add((id(a.scope), a.name))
-                if isinstance(target, cst.Name):
-                    self.assign[id(target)] = a
-                elif isinstance(target, (cst.FunctionDef, cst.ClassDef, cst.Param)):
-                    self.assign[id(target.name)] = a
-                    self.fixed.add((id(a.scope), a.name))
-                else:
-                    self.fixed.add((id(a.scope), a.name))
-        # (scope, name) declared ``global`` / ``nonlocal`` in that scope.
-        self.declared_global: set[tuple[int, str]] = set()
-        self.declared_nonlocal: set[tuple[int, str]] = set()
-        # id(Name) -> (id(scope), name) for binding occurrences libcst puts in the wrong scope or misses.
-        self.override: dict[int, tuple[int, str]] = {}
-        self._extra: dict[int, set[str]] = {}  # id(scope) -> names it binds that libcst did not record
-        self._moved: set[tuple[int, str]] = set()  # bindings libcst recorded in the wrong scope
-        self._fix_unmodelled_bindings(scopes)
-        for name_node, node_scope in redirected:
-            if (id(node_scope), name_node.value) in self.declared_nonlocal:
-                key = self.resolve(name_node.value, node_scope)
-                if key is not None:
-                    self.override[id(name_node)] = key
-
-    def _fix_unmodelled_bindings(self, scopes: Any) -> None:
-        """Correct two binding rules libcst's ScopeProvider does not model (checked with libcst 1.9).
-
-        * ``match`` patterns: a capture (``case [x]``, ``case P() as x``, ``case {**rest}``) binds a
-          variable of the enclosing scope, but libcst records it as a read of that name; and the keyword
-          of a class pattern (``case Point(x=0)``) is an *attribute* name, but libcst records it as a read
-          of the variable ``x``, which then got renamed.
-        * An assignment expression in a comprehension (``[y := f(v) for v in xs]``) binds ``y`` in the
-          enclosing function, but libcst binds it in the comprehension's own scope, so later reads of
-          ``y`` were unresolved while the comprehension's ``y`` was renamed.
-        """
-        bindings: list[tuple[cst.Name, Any]] = []  # (name node, scope it really binds in)
-        for node, scope in scopes.items():
-            if scope is None:
-                continue
-            if isinstance(node, cst.Global):
-                self.declared_global.update((id(scope), item.name.value) for item in node.names)
-            elif isinstance(node, cst.Nonlocal):
-                self.declared_nonlocal.update((id(scope), item.name.value) for item in node.names)
-            elif isinstance(node, cst.MatchKeywordElement):
-                self.access.pop(id(node.key), None)  # an attribute name, like ``obj.x``: never renamed
-            elif isinstance(node, (cst.MatchAs, cst.MatchStar)) and isinstance(node.name, cst.Name):
-                bindings.append((node.name, scope))
-            elif isinstance(node, cst.MatchMapping) and isinstance(node.rest, cst.Name):
-                bindings.append((node.rest, scope))
-            elif (
-                isinstance(node, cst.NamedExpr)
-                and isinstance(scope, ComprehensionScope)
-                and isinstance(node.target, cst.Name)
-            ):
-                target: Any = scope
-                while isinstance(target, ComprehensionScope):
-                    self._moved.add((id(target), node.target.value))
-                    target = target.parent
-                bindings.append((node.target, target))
-        for name_node, scope in bindings:
-            name = name_node.value
-            if (id(scope), name) in self.declared_global or (id(scope), name) in self.declared_nonlocal:
-                continue  # the capture rebinds the global / enclosing variable: resolve() finds it
-            self._extra.setdefault(id(scope), set()).add(name)
-            self.override[id(name_node)] = (id(scope), name)
-            if not _is_local_scope(scope, self.global_scope) or isinstance(scope, ClassScope):
-                self.fixed.add((id(scope), name))  # a module global or a class attribute: keep the name
-
-    def binds(self, scope: Any, name: str) -> bool:
-        """Whether ``scope`` itself binds ``name`` (anywhere in it: Python scoping is static)."""
-        if name in self._extra.get(id(scope), ()):
-            return True
-        return (id(scope), name) in self._own and (id(scope), name) not in self._moved
-
-    def resolve(self, name: str, scope: Any) -> tuple[int, str] | None:
-        """The local binding a read of ``name`` in ``scope`` refers to, or None when it is not local
-        (a module-level name, a builtin or an unresolved name)."""
-        while scope is not None and not isinstance(scope, GlobalScope):
-            key = (id(scope), name)
-            if key in self.declared_global:
-                return None
-            if key not in self.declared_nonlocal and self.binds(scope, name):
-                return key
-            scope = scope.parent
-            # Class bodies are not visible from the functions and comprehensions nested in them.
-            while isinstance(scope, ClassScope):
-                scope = scope.parent
-        return None
-
-
 class _ScopeIndex:
     """Module-wide index from nodes to reads and bindings (from :class:`_ScopeBuilder`).
 
@@ -1392,10 +1295,6 @@ class _ScopeIndex:
         if not previous and found and scope.parent is not scope:
             previous = list(scope.parent.resolve_access(name, scope))
         return previous
-
-
-def _is_local_scope(scope: Any, global_scope: Any) -> bool:
-    return scope is not None and scope is not global_scope and not isinstance(scope, GlobalScope)
 
 
 @dataclass
@@ -1516,23 +1415,19 @@ class _DefinitionNormalizer:
                     warnings.append(Finding("unresolved", f"{name!r} is bound by a top-level statement that "
                                             f"is not stored ({b.value})", line_of(n)))
 
-        name_cls, global_cls, nonlocal_cls = cst.Name, cst.Global, cst.Nonlocal
         for n in nodes:
-            cls = n.__class__
-            if cls is name_cls:
-                pass
-            elif cls is global_cls:
+            if type(n) is cst.Global:
                 for item in n.names:
                     classify_free(item.name)
                 continue
-            elif cls is nonlocal_cls:
+            if type(n) is cst.Nonlocal:
                 scope = index.nonlocal_scope.get(id(n))
                 for item in n.names:
                     key = index.resolve(item.name.value, scope)  # skips ``scope``: it declares the name
                     if key is not None:
                         local_keys[id(item.name)] = key
                 continue
-            else:
+            if type(n) is not cst.Name:
                 continue
             override_key = index.override.get(id(n))
             if override_key is not None:
