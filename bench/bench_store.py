@@ -13,6 +13,7 @@ The store is generated (``gen.py``: 100 files x 500 small distinct functions) an
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -40,8 +41,11 @@ import ucode
 
 GOAL_S = 0.100
 PER_FILE = 500
-# typer._adapters: typer >= 0.2x coerces parameters with pydantic, imported when a command runs
-IMPORTS = ("ucode", "ucode.cli", "typer", "typer._adapters", "rich.console", "libcst")
+# typer._adapters: typer 0.29 coerces parameters with pydantic, imported when a command runs (ucode pins
+# typer < 0.29 for that reason; the row is measured only where the module exists)
+_IMPORTS_ALL = ("ucode", "ucode.cli", "typer", "typer._adapters", "rich.console", "libcst")
+IMPORTS = tuple(m for m in _IMPORTS_ALL if importlib.util.find_spec(m.rpartition(".")[0] or m) is not None
+                and (m != "typer._adapters" or importlib.util.find_spec(m) is not None))
 HEAVY = ("libcst", "typer", "pydantic", "click", "rich", "rich.console", "rich.table", "rich.syntax", "pygments")
 PROBE = ("import sys\nfrom ucode.cli import main\nsys.argv = ['ucode', *sys.argv[1:]]\n"
          "try:\n    main()\nexcept SystemExit:\n    pass\n"
