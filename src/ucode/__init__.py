@@ -18,7 +18,6 @@ import os
 from typing import Any
 
 from ucode.codebase import Codebase, find_store
-from ucode.effects import effect
 from ucode.errors import (
     AmbiguousNameError,
     HashNotFoundError,
@@ -47,6 +46,15 @@ __all__ = [
     "run",
     "unmount",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # `ucode.effect` is imported on first use: most commands never touch effects, and start-up counts.
+    if name == "effect":
+        from ucode.effects import effect
+
+        return effect
+    raise AttributeError(f"module 'ucode' has no attribute {name!r}")
 
 
 def open(store: str | os.PathLike[str] | None = None, *, create: bool = True) -> Codebase:

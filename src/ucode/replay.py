@@ -12,8 +12,6 @@ This module holds the mechanism only; tasks, their durable log in the store and 
 from __future__ import annotations
 
 import builtins
-import difflib
-import pprint
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -154,6 +152,9 @@ class DivergenceError(UcodeError):
 
 
 def _diff(expected: str, actual: str) -> str:
+    import difflib  # only on a divergence
+    import pprint
+
     a = pprint.pformat(expected, width=88).splitlines() if not isinstance(expected, str) else expected.splitlines()
     b = pprint.pformat(actual, width=88).splitlines() if not isinstance(actual, str) else actual.splitlines()
     return "\n".join(difflib.unified_diff(a, b, "recorded", "replayed", lineterm=""))
@@ -277,6 +278,8 @@ def replay(fn: Callable[..., Any], recording: Recording, *args: Any, handler: Re
         return ReplayResult(False, result, error, Divergence("missing", rep.position, nxt, "(end)", ""))
     outcome = None if error else codec.to_wire(result, where="the result")
     if error != recording.error or outcome != recording.outcome:
+        import pprint
+
         exp = pprint.pformat(recording.error or recording.result)
         act = pprint.pformat(error or result)
         return ReplayResult(False, result, error, Divergence("result", rep.position, exp, act, _diff(exp, act)))

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import os
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -109,6 +108,8 @@ def run_task(cb: Codebase, ref: str, args: list[Any], kwargs: dict[str, Any], *,
         try:
             result = call(obj, args, kwargs)
         except Exception as exc:
+            import traceback
+
             cb.task_finish(tid, {"status": "failed", "finished": time.time(), "error": _error(exc),
                                  "traceback": "".join(traceback.format_exception(exc))}, buffer)
             return TaskRun(tid, None, exc)
