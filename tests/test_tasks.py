@@ -224,3 +224,37 @@ def test_task_cli_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         app, ["--store", str(tmp_path / "s"), "task", "replay", tid, "--use", "price"]).stderr
     assert json.loads(ucode("task", "prune", "--older-than", "0", "--json")) == {"pruned": 1}
     assert os.path.exists(tmp_path / "s")
+
+
+def test_resume_an_interrupted_task_without_performing_its_effects_again(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    src = tmp_path / "job.py"
+    src.write_text(textwrap.dedent('''
+        import os
+        from ucode import effects
+
+        def job():
+            a = effects.randint(1, 10**9)
+            b = effects.randint(1, 10**9)
+            if os.environ.get("CRASH_NOW") == "1":  # the process dies here (a kill, a power cut...)
+                os._exit(9)
+            c = effects.randint(1, 10**9)
+            return [a, b, c]
+    '''))
+    with Codebase(store) as cb:
+        cb.add([src])
+    code = f"import ucode; ucode.open({str(store)!r}).run('job', durability='durable')"
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "CRASH_NOW": "1"},
+                          capture_output=True, check=False)
+    assert proc.returncode == 9
+    with Codebase(store) as cb:
+        (rec,) = cb.tasks()
+        recorded = [e["result"] for e in cb.task_events(rec["id"])]
+        assert len(recorded) == 2
+        done = cb.resume(rec["id"])
+        assert done.result[:2] == recorded  # the first two effects were served, not performed again
+        assert [e["seq"] for e in cb.task_events(rec["id"])] == [0, 1, 2]
+        assert cb.task(rec["id"])["status"] == "succeeded"
+        assert cb.replay(rec["id"]).result.identical
+        with pytest.raises(errors.UcodeError, match="not interrupted"):
+            cb.resume(rec["id"])

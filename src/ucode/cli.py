@@ -1088,6 +1088,41 @@ def task_replay(
     _render_replay(outs[0])
 
 
+@task_app.command("resume")
+def task_resume(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="An interrupted task.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Finish an interrupted task: replay its recorded effects (none performed again), continue live.
+
+    Example: ucode task resume last
+    """
+    with _session(ctx, as_json=as_json) as cb:
+        rec = cb.task(task_id)
+        from ucode.tasks import task_status
+
+        if task_status(rec) != "interrupted" and task_id == "last":
+            interrupted = [r for r in cb.tasks() if task_status(r) == "interrupted"]
+            if not interrupted:
+                typer.echo("no interrupted task to resume")
+                return
+            rec = interrupted[0]
+        run = cb.resume(rec["id"])
+    if run.error is not None:
+        if as_json:
+            _emit({"task": run.id, "error": {"type": type(run.error).__name__, "message": str(run.error)}})
+        sys.stderr.write("".join(_user_traceback(run.error)))
+        raise typer.Exit(1)
+    if as_json:
+        _emit({"task": run.id, "result": _jsonable(run.result)})
+    else:
+        typer.echo(f"task {run.id} resumed and finished")
+        import pprint
+
+        typer.echo(pprint.pformat(run.result, width=100, sort_dicts=False))
+
+
 @task_app.command("prune")
 def task_prune(
     ctx: typer.Context,

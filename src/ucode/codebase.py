@@ -1334,6 +1334,13 @@ class Codebase:
 
         return run_task(self, ref, list(args), kwargs, version=version, durability=durability)
 
+    def resume(self, task_id: str) -> TaskRun:
+        """Finish an interrupted task: its recorded effects are served from the log (not performed
+        again), the rest run live and are recorded."""
+        from ucode.tasks import resume_task
+
+        return resume_task(self, task_id)
+
     def replay(self, task_id: str, *, use: dict[str, str] | None = None) -> TaskReplay:
         """Replay a recorded task exactly (every effect served from its log); ``use`` swaps names
         (name -> version label or ``#hash``) for this replay only."""

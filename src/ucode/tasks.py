@@ -35,7 +35,7 @@ from ucode.runner import call, check_arguments
 if TYPE_CHECKING:
     from ucode.codebase import Codebase
 
-__all__ = ["DURABILITY", "TaskRun", "new_task_id", "replay_task", "run_task", "task_status"]
+__all__ = ["DURABILITY", "TaskRun", "new_task_id", "replay_task", "resume_task", "run_task", "task_status"]
 
 DURABILITY = ("durable", "batched", "off")
 _BATCH = 256
@@ -209,6 +209,61 @@ def replay_task(cb: Codebase, task_id: str, use: dict[str, str] | None = None) -
             for w in d.warnings:
                 causes.append(f"{d.module}.{d.names[0]}: {w} (a hidden effect: not recorded, so not replayed)")
     return TaskReplay(tid, outcome, handler.logs, swapped, causes)
+
+
+class _ResumeHandler(Replayer):
+    """Serve the recorded effects of an interrupted task, then continue live, recording the rest."""
+
+    def __init__(self, events: list[EffectEvent], recorder: Recorder) -> None:
+        super().__init__(events)
+        self.recorder = recorder
+
+    def handle(self, spec: effects.EffectSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
+               perform: Callable[[], Any]) -> Any:
+        if self.position < len(self.events):
+            return super().handle(spec, args, kwargs, perform)
+        return self.recorder.handle(spec, args, kwargs, perform)
+
+
+def resume_task(cb: Codebase, task_id: str) -> TaskRun:
+    """Finish an interrupted task: replay its recorded effects (performing none of them again), then
+    continue live from the first effect that was not recorded, appending to the same task's log."""
+    rec = cb.task(task_id)
+    tid = rec["id"]
+    status = task_status(rec)
+    if status != "interrupted":
+        raise UcodeError(f"task {tid} is {status}, not interrupted: there is nothing to resume",
+                         hint="`ucode task replay` re-runs a finished task from its log")
+    if rec.get("durability") == "off" or rec.get("args_note"):
+        raise UcodeError(f"task {tid} cannot be resumed: its effects or arguments were not recorded",
+                         hint="tasks run with --durability durable (or batched) can be resumed")
+    events = [EffectEvent(**e) for e in cb.task_events(tid) if "corrupt" not in e]
+    obj, _image = cb.runtime.load(rec["entry"], version=rec["version"], at=rec["position"],
+                                  overrides=cb.task_overrides(tid) or None)
+    durability = str(rec.get("durability", "batched"))
+    buffer: list[dict[str, Any]] = []
+
+    def on_event(ev: EffectEvent) -> None:
+        ev = EffectEvent(**{**ev.to_dict(), "seq": len(events) + ev.seq})
+        if durability == "durable":
+            cb.task_events_append(tid, [ev.to_dict()])
+        else:
+            buffer.append(ev.to_dict())
+
+    handler = _ResumeHandler(events, Recorder(on_event=on_event))
+    with effects.using(handler):
+        try:
+            result = call(obj, list(codec.from_wire(rec["args"])), dict(codec.from_wire(rec["kwargs"])))
+        except Exception as exc:
+            import traceback
+
+            cb.task_finish(tid, {"status": "failed", "finished": time.time(), "error": _error(exc), "resumed": True,
+                                 "traceback": "".join(traceback.format_exception(exc))}, buffer)
+            return TaskRun(tid, None, exc)
+    wire, note = _wire_result(result)
+    cb.task_finish(tid, {"status": "succeeded", "finished": time.time(), "result": wire, "result_note": note,
+                         "resumed": True}, buffer)
+    return TaskRun(tid, result, None)
 
 
 __all__ += ["Divergence", "TaskReplay"]
