@@ -258,3 +258,25 @@ def test_resume_an_interrupted_task_without_performing_its_effects_again(tmp_pat
         assert cb.replay(rec["id"]).result.identical
         with pytest.raises(errors.UcodeError, match="not interrupted"):
             cb.resume(rec["id"])
+
+
+COUNTER = '''
+from ucode import effects
+
+def bump(by: int) -> int:
+    n = effects.state.get("visits", 0) + by
+    effects.state.put("visits", n)
+    return n
+'''
+
+
+def test_world_state_is_a_fold_of_its_events_and_replay_writes_nothing(cb: Codebase, write: Write) -> None:
+    cb.add([write("counter.py", COUNTER)])
+    first = cb.run_task("bump", 1)
+    assert first.result == 1 and cb.run("bump", 2) == 3
+    assert cb.state_at() == {"visits": 3} and cb.state_at(1) == {"visits": 1}
+    out = cb.replay(first.id)
+    assert out.result.identical and out.result.result == 1  # the replay saw the value the run saw...
+    assert cb.state_at() == {"visits": 3}  # ...and wrote nothing
+    with pytest.raises(errors.UcodeError, match=r"effects\.state needs a store"):
+        cb.function("bump")(1)  # outside a task there is no store to use

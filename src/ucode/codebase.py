@@ -23,6 +23,8 @@ Tables (LMDB named databases; keys are UTF-8, ``\\0`` separates key parts):
 ``tasks``       task id -> {entry, hash, closure, version, position, args, status, result|error, times}
 ``events``      ``task id \\0 seq`` (8-byte big-endian seq) -> a recorded effect (see :mod:`ucode.replay`)
 ``overrides``   ``task id \\0 name`` -> hash: per-task rebindings used by its replays (``route set``)
+``state``       key -> value: world state (``effects.state``), the fold of ``statelog``, materialized
+``statelog``    seq -> {key, old, new, task, time}: every state write, in order
 ``files``       module -> digests of its source and of the modules it was normalized against, and what
                 its last add produced: an unchanged re-add is answered from here, without parsing
 ==============  ====================================================================================
@@ -89,7 +91,7 @@ SCHEMA_VERSION = 1
 STORE_DIR = ".ucode"
 _TABLES = (
     "meta", "defs", "src", "dependents", "bind", "byhash", "leaf", "log", "versions", "modules", "code", "files",
-    "tasks", "events", "overrides",
+    "tasks", "events", "overrides", "state", "statelog",
 )
 _SEP = "\0"
 _MAP_SIZE = 1 << 36  # address space, not disk: LMDB files grow as needed
@@ -1072,6 +1074,43 @@ class Codebase:
             self._put(txn, "meta", b"default", _pack(v))
             return self._append(txn, [{"kind": "use", "version": v, "name": "", "old": old, "new": v}],
                                  cause=f"version use {v}")
+
+    # --------------------------------------------------------------------------------- state
+
+    def state_get(self, key: str) -> Any:
+        """The value of world-state ``key`` (wire form; None if unset)."""
+        with self._env.begin() as txn:
+            return self._get(txn, "state", key.encode())
+
+    def state_write(self, key: str, value: Any, *, task: str | None = None, delete: bool = False) -> None:
+        """Set (or delete) world-state ``key``: appends the write to ``statelog`` and updates ``state``, in
+        one transaction."""
+        with self._env.begin(write=True) as txn:
+            old = self._get(txn, "state", key.encode())
+            cur = txn.cursor(db=self._db["statelog"])
+            seq = (struct.unpack(">Q", cur.key())[0] if cur.last() else 0) + 1
+            self._put(txn, "statelog", _seq_key(seq), _pack({"seq": seq, "key": key, "old": old,
+                                                             "new": None if delete else value,
+                                                             "delete": delete, "task": task,
+                                                             "time": self._clock()}))
+            if delete:
+                txn.delete(key.encode(), db=self._db["state"])
+            else:
+                self._put(txn, "state", key.encode(), _pack(value))
+
+    def state_at(self, seq: int | None = None) -> dict[str, Any]:
+        """World state as of state-log position ``seq`` (now if None), rebuilt by folding the log."""
+        out: dict[str, Any] = {}
+        with self._env.begin() as txn:
+            for key, raw in self._prefix(txn, "statelog", b""):
+                ev = self._unpack(raw, "statelog", key)
+                if seq is not None and ev["seq"] > seq:
+                    break
+                if ev["delete"]:
+                    out.pop(ev["key"], None)
+                else:
+                    out[ev["key"]] = ev["new"]
+        return out
 
     # --------------------------------------------------------------------------------- tasks
 

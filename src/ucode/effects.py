@@ -249,3 +249,61 @@ class _Http:
 
 
 http = _Http()
+
+
+# ------------------------------------------------------------------------------------ world state
+
+_store: contextvars.ContextVar[Any] = contextvars.ContextVar("ucode_state_store", default=None)
+_task: contextvars.ContextVar[str | None] = contextvars.ContextVar("ucode_task_id", default=None)
+
+
+@contextmanager
+def using_store(codebase: Any, task: str | None = None) -> Iterator[None]:
+    """Keyed world state (``effects.state``) reads and writes this codebase's store in the block (a task
+    run does this for you)."""
+    t1, t2 = _store.set(codebase), _task.set(task)
+    try:
+        yield
+    finally:
+        _store.reset(t1)
+        _task.reset(t2)
+
+
+def _codebase() -> Any:
+    cb = _store.get()
+    if cb is None:
+        from ucode.errors import UcodeError
+
+        raise UcodeError("effects.state needs a store: it is available inside a task",
+                         hint="run the code with `ucode run` / Codebase.run, or inside effects.using_store(cb)")
+    return cb
+
+
+class _State:
+    """Keyed world state kept in the store: ``state.get(key)``, ``state.put(key, value)``,
+    ``state.delete(key)``. Each write is an event of the store's state log (state = fold of those events,
+    ``Codebase.state_at``); inside a task each call is also a recorded effect, so a replay sees the values
+    the run saw and writes nothing."""
+
+    @staticmethod
+    @effect(name="state.get")
+    def get(key: str, default: Any = None) -> Any:
+        from ucode import codec
+
+        raw = _codebase().state_get(key)
+        return default if raw is None else codec.from_wire(raw)
+
+    @staticmethod
+    @effect(name="state.put", writes=True)
+    def put(key: str, value: Any) -> None:
+        from ucode import codec
+
+        _codebase().state_write(key, codec.to_wire(value, where=f"the value of state {key!r}"), task=_task.get())
+
+    @staticmethod
+    @effect(name="state.delete", writes=True)
+    def delete(key: str) -> None:
+        _codebase().state_write(key, None, task=_task.get(), delete=True)
+
+
+state = _State()

@@ -104,7 +104,7 @@ def run_task(cb: Codebase, ref: str, args: list[Any], kwargs: dict[str, Any], *,
                 buffer.clear()
 
     recorder = Recorder(on_event=None if durability == "off" else on_event)
-    with effects.using(recorder):
+    with effects.using(recorder), effects.using_store(cb, tid):
         try:
             result = call(obj, args, kwargs)
         except Exception as exc:
@@ -251,7 +251,7 @@ def resume_task(cb: Codebase, task_id: str) -> TaskRun:
             buffer.append(ev.to_dict())
 
     handler = _ResumeHandler(events, Recorder(on_event=on_event))
-    with effects.using(handler):
+    with effects.using(handler), effects.using_store(cb, tid):
         try:
             result = call(obj, list(codec.from_wire(rec["args"])), dict(codec.from_wire(rec["kwargs"])))
         except Exception as exc:
