@@ -193,8 +193,33 @@ def decode(data: bytes, hint: Any = None) -> Any:
     return _coerce(_unpack(data), hint)
 
 
+_SCALARS = frozenset({str, float, bool, bytes, type(None)})
+
+
+def _plain_copy(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` if it is already in wire form (scalars, and lists / str-keyed dicts of them),
+    else a sentinel: the common case skips the msgpack round trip. A copy, because the code may mutate
+    a list it passed or got back after the effect was recorded."""
+    t = type(value)
+    if t in _SCALARS or (t is int and -(2**63) <= value < 2**64):
+        return value
+    if depth < 2 and t is list:
+        out = [_plain_copy(v, depth + 1) for v in value]
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in out) else out
+    if depth < 2 and t is dict and all(type(k) is str for k in value):
+        d = {k: _plain_copy(v, depth + 1) for k, v in value.items()}
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in d.values()) else d
+    return _NOT_PLAIN
+
+
+_NOT_PLAIN = object()
+
+
 def to_wire(value: Any, *, where: str = "value") -> Any:
     """``value`` in msgpack-ready form (for embedding in a larger record)."""
+    plain = _plain_copy(value)
+    if plain is not _NOT_PLAIN:
+        return plain
     return msgpack.unpackb(encode(value, where=where), raw=False, strict_map_key=False, use_list=True,
                            ext_hook=lambda code, data: msgpack.ExtType(code, data))
 

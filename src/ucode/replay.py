@@ -48,7 +48,9 @@ class EffectEvent:
         return _call_text(self.name, codec.from_wire(self.args), codec.from_wire(self.kwargs))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # not dataclasses.asdict: it deep-copies, and this runs once per recorded effect
+        return {"seq": self.seq, "name": self.name, "args": self.args, "kwargs": self.kwargs,
+                "result": self.result, "error": self.error, "writes": self.writes, "duration": self.duration}
 
 
 def _call_text(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str:
@@ -166,8 +168,12 @@ _PLAIN = frozenset({int, float, str, bool, bytes, type(None)})
 def _plain_equal(values: Sequence[Any], recorded: Sequence[Any]) -> bool:
     """Fast path of the argument comparison: scalars of the very same types and values (a recorded
     argument in wire form *is* its value for these types)."""
-    return len(values) == len(recorded) and all(
-        type(a) in _PLAIN and type(a) is type(b) and a == b for a, b in zip(values, recorded, strict=True))
+    if len(values) != len(recorded):
+        return False
+    for a, b in zip(values, recorded, strict=True):  # a loop, not all(<genexpr>): this runs per effect
+        if type(a) is not type(b) or type(a) not in _PLAIN or a != b:
+            return False
+    return True
 
 
 class Replayer:
@@ -185,8 +191,9 @@ class Replayer:
             self._diverge(Divergence("extra", i, "(nothing)", _call_text(spec.name, args, kwargs), ""))
         ev = self.events[i]
         same = ev.name == spec.name and (
-            (_plain_equal(args, ev.args) and _plain_equal(tuple(kwargs.values()), tuple(ev.kwargs.values()))
-            and list(kwargs) == list(ev.kwargs))
+            (_plain_equal(args, ev.args)
+             and ((not kwargs and not ev.kwargs) or (_plain_equal(tuple(kwargs.values()), tuple(ev.kwargs.values()))
+                                                   and list(kwargs) == list(ev.kwargs))))
             or (ev.args == codec.to_wire(list(args), where=f"the arguments of effect {spec.name}")
                 and ev.kwargs == codec.to_wire(kwargs, where=f"the keyword arguments of effect {spec.name}")))
         if not same:

@@ -103,7 +103,8 @@ def run_task(cb: Codebase, ref: str, args: list[Any], kwargs: dict[str, Any], *,
                 cb.task_events_append(tid, buffer)
                 buffer.clear()
 
-    recorder = Recorder(on_event=None if durability == "off" else on_event)
+    # `off`: no handler at all, so effects cost what they cost outside a task (nothing is recorded)
+    recorder = None if durability == "off" else Recorder(on_event=on_event)
     with effects.using(recorder), effects.using_store(cb, tid):
         try:
             result = call(obj, args, kwargs)
