@@ -124,3 +124,20 @@ def test_walkthrough_script_runs(tmp_path: Path) -> None:
     logged = [line for line in out.stdout.splitlines() if line.startswith("lookupUserV2 called with")]
     assert logged == ["lookupUserV2 called with 1", "lookupUserV2 called with 2"]
     assert "ok: 8 definitions" in out.stdout
+
+
+@pytest.mark.parametrize("argv", [["view", "lookupUser", "--json"], ["task", "list", "--json"],
+                                  ["ls", "--json"], ["version", "use", "v1", "--json"]])
+def test_the_console_script_builds_only_the_invoked_command_with_the_same_result(
+    ucli, tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from ucode import cli
+
+    ucli("run", "handleRequest", '{"user_id": 1}')
+    full = ucli(*argv).stdout
+    assert cli._only(argv[0]) is not None and cli._only("nosuch") is None
+    monkeypatch.setattr(sys, "argv", ["ucode", "--store", str(tmp_path / "s"), *argv])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code in (0, None)
+    assert json.loads(capsys.readouterr().out) == json.loads(full)

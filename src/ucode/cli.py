@@ -1198,10 +1198,36 @@ def route_set(
         typer.echo(f"task {rec['id']}: {full} -> {hashing.short(h)} in its replays")
 
 
+def _command_name(info: Any) -> str:
+    return str(info.name or info.callback.__name__.rstrip("_").replace("_", "-"))
+
+
+def _only(command: str) -> typer.Typer | None:
+    """An app holding just ``command`` (same callback, options and help), or None if there is no such
+    command. typer builds the parameters of *every* command on each invocation (``get_type_hints`` per
+    function: ~60 ms for 31 commands); building one keeps start-up small as commands are added."""
+    commands = [ci for ci in app.registered_commands if _command_name(ci) == command]
+    groups = [gi for gi in app.registered_groups if gi.name == command]
+    if not commands and not groups:
+        return None
+    mini = typer.Typer(name="ucode", help=app.info.help, no_args_is_help=True, add_completion=False,
+                       rich_markup_mode=None, pretty_exceptions_enable=False,
+                       context_settings={"help_option_names": ["-h", "--help"]})
+    mini.registered_callback = app.registered_callback
+    mini.registered_commands = commands
+    mini.registered_groups = groups
+    return mini
+
+
 def main() -> None:
     """The ``ucode`` console script."""
+    # The first word that is not the --store option and its value is the command.
+    argv, i = sys.argv[1:], 0
+    while i < len(argv) and argv[i].startswith("--store"):
+        i += 1 if "=" in argv[i] else 2
+    target = (_only(argv[i]) if i < len(argv) and not argv[i].startswith("-") else None) or app
     try:
-        app()
+        target()
     except KeyboardInterrupt:
         sys.exit(130)
     except UcodeError as exc:  # every command catches these itself; this is the backstop
