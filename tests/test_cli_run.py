@@ -141,3 +141,70 @@ def test_the_console_script_builds_only_the_invoked_command_with_the_same_result
         cli.main()
     assert exc.value.code in (0, None)
     assert json.loads(capsys.readouterr().out) == json.loads(full)
+
+
+def test_replay_swap_demo_step_by_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The steps of examples/replay_swap.sh (the memo's step 7), in process, each output checked."""
+    monkeypatch.delenv("UCODE_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def ucode(*args: str, code: int | None = 0) -> Result:
+        res = runner.invoke(app, ["--store", str(tmp_path / "s"), *args])
+        assert code is None or res.exit_code == code, f"exit {res.exit_code}\n{res.stdout}\n{res.stderr}"
+        return res
+
+    examples = ROOT / "examples"
+    ucode("add", str(examples / "checkout.py"))
+    request = '{"items": ["book", "pen"], "plan": "pro"}'
+    for want in (1, 0):  # the promo roll breaks about one pro checkout in three: one failure, one success
+        for _ in range(200):
+            if ucode("run", "handleCheckout", request, code=None).exit_code == want:
+                break
+    failed = [t["id"] for t in json.loads(ucode("task", "list", "--failed", "--json").stdout)]
+    tid = failed[-1]  # the first failure
+    exact = json.loads(ucode("task", "replay", tid, "--json").stdout)
+    assert exact["identical"] and exact["error"]["type"] == "IndexError"  # the failure, reproduced
+
+    def hash_of(ref: str) -> str:
+        return "#" + json.loads(ucode("view", ref, "--json").stdout)["hash"][:10]
+
+    ucode("add", str(examples / "checkout_debug.py"), "--version", "debug")
+    ucode("bind", "discountPercent@debug", hash_of("discountPercentDebug@debug"))
+    debug = ucode("task", "replay", tid, "--use", "discountPercent=debug").stdout
+    assert "log: discount roll plan='pro' roll=5 table_size=5" in debug and "replay identical" in debug
+    ucode("route", "set", "discountPercent", "--task", tid, "--version", "debug")
+    assert "roll=5 table_size=5" in ucode("task", "replay", tid).stdout  # the swap stays with the task
+
+    ucode("add", str(examples / "checkout_fix.py"), "--version", "fix")
+    fixed = hash_of("discountPercentFixed@fix")
+    ucode("bind", "discountPercent@fix", fixed)
+    every = json.loads(ucode("task", "replay", "--all", "--name", "handleCheckout", "--use",
+                             "discountPercent=fix", "--json").stdout)
+    changes = {o["task"]: o["change"] for o in every}
+    assert {t: c for t, c in changes.items() if t in failed} == {t: "now succeeds" for t in failed}
+    assert {c for t, c in changes.items() if t not in failed} == {"identical"}  # the others: same receipts
+    summary = ucode("task", "replay", "--all", "--name", "handleCheckout", "--use", "discountPercent=fix").stdout
+    n = len(failed)
+    assert f"{len(changes) - n} identical, {n} diverged ({n} now succeeds)" in summary
+    assert f"{tid}: now succeeds: was IndexError: list index out of range; now {{'order'" in summary
+
+    ucode("bind", "discountPercent", fixed)  # ship it: a helper only `fix` binds runs as it was added
+    for _ in range(30):
+        ucode("run", "handleCheckout", request)
+
+
+def test_replay_swap_script_runs(tmp_path: Path) -> None:
+    """examples/replay_swap.sh as a user runs it."""
+    bindir = Path(sys.executable).parent
+    if not (bindir / "ucode").exists():  # pragma: no cover - always installed by .ci/run
+        pytest.skip("ucode console script not installed next to this Python")
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "TMPDIR": str(tmp_path)}
+    env.pop("UCODE_STORE", None)
+    out = subprocess.run(["bash", str(ROOT / "examples" / "replay_swap.sh")], capture_output=True, text=True,
+                         env=env, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("log: discount roll plan='pro' roll=5 table_size=5") == 2
+    assert "1 diverged (1 now succeeds)" in out.stdout
+    shipped = out.stdout.split("$ ucode bind discountPercent '#")[-1]  # after the fix is bound in v1
+    assert "checkout.discountPercent@v1: #" in shipped and "{'order': " in shipped  # the run succeeds

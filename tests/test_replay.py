@@ -85,6 +85,45 @@ def test_extra_and_missing_effects() -> None:
     assert missing is not None and missing.kind == "missing" and missing.expected == "random.random()"
 
 
+def test_arguments_that_are_equal_but_typed_differently_diverge() -> None:
+    import decimal
+
+    @effects.effect(name="test.charge")
+    def charge(amount: object, currency: object = "EUR") -> str:
+        return f"{amount} {currency}"
+
+    def plain() -> str:
+        return charge(1, currency="EUR")
+
+    def typed() -> str:
+        return charge(decimal.Decimal(1), currency="EUR")  # == 1, but records differently
+
+    def typed_kw() -> str:
+        return charge(1, currency=decimal.Decimal(1))
+
+    rec = record(plain)
+    assert replay(plain, rec).identical
+    for changed in (typed, typed_kw):
+        d = replay(changed, rec).divergence
+        assert d is not None and d.kind == "effect" and "Decimal('1')" in d.actual
+
+
+def test_replayer_serves_stored_rows_and_skips_recorded_log_lines_as_output() -> None:
+    rec = record(checkout, [4])
+    rows = [list(e) for e in rec.events]  # the form the store keeps
+    rep = Replayer(rows, logs_as_output=True)
+
+    def quiet(cart: list[int]) -> dict[str, object]:  # same effects, minus the log line
+        order_id = effects.uuid4()
+        placed = effects.now()
+        discount = effects.randint(0, 10)
+        effects.log("extra line", step=1)  # a new line: output, not compared
+        return {"order": str(order_id), "day": placed.date().isoformat(), "total": sum(cart) - discount}
+
+    out = replay(quiet, rec, [4], handler=rep)
+    assert out.identical and rep.logs == ["extra line step=1"]
+
+
 def test_effect_exceptions_are_recorded_and_reraised_on_replay() -> None:
     @effects.effect(name="test.flaky")
     def flaky(n: int) -> int:

@@ -234,13 +234,31 @@ def test_missing_import_is_a_clear_error(cb: Codebase, write: Write) -> None:
     assert "pip install not_installed_pkg_xyz" in (exc.value.hint or "")
 
 
-def test_unbound_dependency_is_a_clear_error_when_used(cb: Codebase, write: Write) -> None:
-    cb.add([write("m.py", "def g():\n    return 1\n\ndef f(use):\n    return g() if use else 0\n")])
+def test_a_dependency_unbound_in_the_version_runs_as_it_was_written_against(cb: Codebase, write: Write) -> None:
+    cb.add([write("m.py", "def g():\n    return 1\n\ndef f():\n    return g()\n")])
     cb.unbind("m.g")
-    f = cb.function("f")
-    assert f(False) == 0  # unused: fine
-    with pytest.raises(UnboundDependencyError, match=r"m\.f uses m\.g, which is not bound in version 'v1'"):
-        f(True)
+    assert cb.function("f")() == 1  # removing a name does not break code that used it
+    # a fix added in its own version, with a helper only that version has, bound into v1:
+    cb.add([write("fix.py", "TABLE = [10, 20]\n\ndef g2():\n    return TABLE[1]\n")], version="fix")
+    cb.bind("m.g", "#" + cb.resolve("fix.g2@fix"))
+    assert cb.function("f")() == 20  # fix.TABLE is not bound in v1: the one g2 was added with runs
+    cb.add([write("m2.py", "TABLE = [30, 40]\n")])
+    cb.alias("m2.TABLE", "fix.TABLE")  # bound in v1 now: late binding wins again
+    assert cb.function("f")() == 40
+
+
+def test_unbound_stand_in_names_the_missing_name_whatever_the_use() -> None:
+    # what a dependency with no hash at all runs as (e.g. a name a top-level block did not bind here)
+    from ucode.runner import _Unbound
+
+    missing = _Unbound("m.TABLE", "m.f", "v1")
+    uses: list[Callable[[], object]] = [lambda: missing(), lambda: missing.x, lambda: missing[0],
+                                        lambda: len(missing), lambda: missing + 1, lambda: list(missing),
+                                        lambda: bool(missing), lambda: 1 in missing]
+    for use in uses:
+        with pytest.raises(UnboundDependencyError, match=r"m\.f uses m\.TABLE, which is not bound in version 'v1'"):
+            use()
+    assert {missing: 1}[missing] == 1  # identity hash and equality still work
 
 
 def test_traceback_shows_stored_source_qualified_names_and_hashes(cb: Codebase) -> None:

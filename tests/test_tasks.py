@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from ucode import errors
 from ucode.cli import app
@@ -163,7 +163,7 @@ def test_killed_task_shows_interrupted_with_its_committed_events(tmp_path: Path)
 def test_corrupt_event_record_is_reported_and_others_stay_readable(shop: Codebase, store: Path) -> None:
     import lmdb
 
-    run = shop.run_task("checkout", ["apple"])
+    run = shop.run_task("checkout", ["apple"], durability="durable")  # durable: one record per event
     tid = run.id
     shop.close()
     env = lmdb.open(str(store), max_dbs=30)
@@ -176,6 +176,50 @@ def test_corrupt_event_record_is_reported_and_others_stay_readable(shop: Codebas
         assert "corrupt" in events[1] and events[0]["name"] == "log" and events[2]["name"] == "time.now"
         with pytest.raises(errors.UcodeError, match="unreadable event at seq 1"):
             again.replay(tid)
+
+
+def test_batched_events_are_one_record_per_batch_and_a_damaged_batch_is_reported(
+        shop: Codebase, store: Path) -> None:
+    import lmdb
+
+    run = shop.run_task("checkout", ["apple"])  # batched: the task's events land as one record
+    good = shop.run_task("checkout", ["pear"])
+    assert [e["seq"] for e in shop.task_events(run.id)] == [0, 1, 2]
+    shop.close()
+    env = lmdb.open(str(store), max_dbs=30)
+    db = env.open_db(b"events")
+    with env.begin(write=True) as txn:
+        keys = [k for k, _ in txn.cursor(db=db) if k.startswith(run.id.encode() + b"\0")]
+        assert len(keys) == 1
+        txn.put(keys[0], b"\xc1garbage", db=db)
+    env.close()
+    with Codebase(store) as again:
+        (damaged,) = again.task_events(run.id)
+        assert damaged["seq"] == 0 and "events committed with it" in damaged["corrupt"]
+        assert again.replay(good.id).result.identical  # the other task's log is intact
+
+
+def test_events_written_as_maps_by_schema_1_stores_still_replay(shop: Codebase, store: Path) -> None:
+    import lmdb
+    import msgpack
+
+    run = shop.run_task("checkout", ["apple"])
+    rows = shop.task_event_rows(run.id)
+    shop.close()
+    env = lmdb.open(str(store), max_dbs=30)
+    db, meta = env.open_db(b"events"), env.open_db(b"meta")
+    with env.begin(write=True) as txn:  # rewrite the log the way schema 1 stored it
+        for k in [k for k, _ in txn.cursor(db=db) if k.startswith(run.id.encode() + b"\0")]:
+            txn.delete(k, db=db)
+        for row in rows:
+            ev = dict(zip(("seq", "name", "args", "kwargs", "result", "error", "writes", "duration"), row, strict=True))
+            txn.put(run.id.encode() + b"\0" + ev["seq"].to_bytes(8, "big"), msgpack.packb(ev), db=db)
+        txn.put(b"schema", msgpack.packb(1), db=meta)
+    env.close()
+    with Codebase(store) as again:
+        assert again.task_event_rows(run.id) == rows
+        assert again.replay(run.id).result.identical
+        assert again.stats()["schema"] == 2  # upgraded on open
 
 
 def test_prune_keeps_the_store_bounded(shop: Codebase) -> None:
@@ -280,3 +324,57 @@ def test_world_state_is_a_fold_of_its_events_and_replay_writes_nothing(cb: Codeb
     assert cb.state_at() == {"visits": 3}  # ...and wrote nothing
     with pytest.raises(errors.UcodeError, match=r"effects\.state needs a store"):
         cb.function("bump")(1)  # outside a task there is no store to use
+
+
+def test_event_fields_are_the_same_in_the_store_and_in_replay() -> None:
+    from ucode import codebase, replay
+
+    assert codebase.EVENT_FIELDS == replay.EVENT_FIELDS
+
+
+def test_store_wide_default_durability(shop: Codebase) -> None:
+    assert shop.config() == {"durability": "batched"}
+    assert shop.task(shop.run_task("checkout", ["apple"]).id)["durability"] == "batched"
+    assert shop.set_config("durability", "durable") == {"durability": "durable"}
+    assert shop.task(shop.run_task("checkout", ["apple"]).id)["durability"] == "durable"
+    assert shop.task(shop.run_task("checkout", ["apple"], durability="off").id)["durability"] == "off"  # a run says
+    assert shop.set_config("durability", None) == {"durability": "batched"}  # back to the default
+    with pytest.raises(errors.UcodeError, match="durability cannot be 'sometimes'"):
+        shop.set_config("durability", "sometimes")
+    with pytest.raises(errors.UcodeError, match="unknown setting 'color'"):
+        shop.set_config("color", "red")
+    assert shop.config() == {"durability": "batched"}  # bad input changed nothing
+
+
+def test_config_and_time_filters_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shop.py").write_text(textwrap.dedent(SHOP))
+    runner = CliRunner()
+
+    def ucode(*args: str, code: int = 0) -> Result:
+        res = runner.invoke(app, ["--store", str(tmp_path / "s"), *args])
+        assert res.exit_code == code, res.output
+        assert "Traceback" not in res.output
+        return res
+
+    ucode("add", "shop.py")
+    assert "durability = batched  (default)" in ucode("config").stdout
+    assert json.loads(ucode("config", "durability", "durable", "--json").stdout) == {"durability": "durable"}
+    tid = json.loads(ucode("run", "checkout", '["apple"]', "--json").stdout)["task"]
+    assert json.loads(ucode("task", "show", tid, "--json").stdout)["durability"] == "durable"
+    assert "durability = durable  (default batched)" in ucode("config", "durability").stdout
+    bad = ucode("config", "durability", "sometimes", code=1)
+    assert "error: durability cannot be 'sometimes'" in bad.stderr and "durable, batched, off" in bad.stderr
+    assert "--unset takes a setting" in ucode("config", "--unset", code=1).stderr
+    assert json.loads(ucode("config", "durability", "--unset", "--json").stdout) == {"durability": "batched"}
+
+    def listed(*since: str) -> list[str]:
+        return [t["id"] for t in json.loads(ucode("task", "list", "--json", *since).stdout)]
+
+    assert listed("--since", "1h") == listed("--since", "today") == listed("--since", "2000-01-01") == [tid]
+    assert listed("--since", "2999-01-01") == [] and listed() == [tid]
+    err = ucode("task", "list", "--since", "lately", code=1).stderr
+    assert "error: --since 'lately' is neither a duration nor a date" in err and "--since 2h" in err
+    assert json.loads(ucode("task", "prune", "--older-than", "2000-01-01", "--json").stdout) == {"pruned": 0}
+    assert json.loads(ucode("task", "prune", "--older-than", "1d", "--json").stdout) == {"pruned": 0}
+    assert json.loads(ucode("task", "prune", "--older-than", "0s", "--json").stdout) == {"pruned": 1}

@@ -26,7 +26,6 @@ from ucode.errors import (
     StoreError,
     UcodeError,
 )
-from ucode.mount import mount, unmount
 
 __version__ = "0.1.0"
 
@@ -49,11 +48,19 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # `ucode.effect` is imported on first use: most commands never touch effects, and start-up counts.
+    # `ucode.effect`, `ucode.mount` and `ucode.unmount` are imported on first use: most commands never touch
+    # them, and start-up counts (ucode.mount needs importlib.abc, which pulls importlib.resources, tempfile,
+    # shutil and random: ~6 ms).
     if name == "effect":
         from ucode.effects import effect
 
         return effect
+    if name in ("mount", "unmount"):
+        import importlib
+
+        module = importlib.import_module("ucode.mount")  # this sets the attribute `ucode.mount` to the submodule,
+        globals().update(mount=module.mount, unmount=module.unmount)  # so bind both to the functions (as before)
+        return globals()[name]
     raise AttributeError(f"module 'ucode' has no attribute {name!r}")
 
 

@@ -27,13 +27,14 @@ import ucode
 from ucode import hashing
 from ucode.codebase import Codebase
 from ucode.errors import UcodeError
-from ucode.model import AddResult, Binding, DefinitionView, DiffEntry, Event, Match, VerifyResult, VersionInfo
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
     from rich.table import Table
     from rich.text import Text
+
+    from ucode.model import AddResult, Binding, DefinitionView, DiffEntry, Event, Match, VerifyResult, VersionInfo
 
 __all__ = ["app", "main"]
 
@@ -698,6 +699,40 @@ def undo(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def config(
+    ctx: typer.Context,
+    key: Annotated[str | None, typer.Argument(metavar="[KEY]", help="A setting (omit: list them all).")] = None,
+    value: Annotated[str | None, typer.Argument(metavar="[VALUE]", help="Its new value (omit: show it).")] = None,
+    unset: Annotated[bool, typer.Option("--unset", help="Put KEY back to its default.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or change the store's settings. `durability` is how runs record their effects when they do
+    not pass --durability: durable, batched (the default) or off.
+
+    Example: ucode config durability durable
+    """
+    from ucode.codebase import SETTINGS
+
+    with _session(ctx, as_json=as_json) as cb:
+        if unset and (key is None or value is not None):
+            raise UcodeError("--unset takes a setting and no value",
+                             hint="ucode config durability --unset  (not: ucode config --unset, or with a value)")
+        if key is not None and (value is not None or unset):
+            settings = cb.set_config(key, None if unset else value)
+        else:
+            settings = cb.config()
+            if key is not None and key not in settings:
+                raise UcodeError(f"unknown setting {key!r}", hint="settings: " + ", ".join(sorted(settings)))
+    shown = {key: settings[key]} if key is not None else settings
+    if as_json:
+        _emit(shown)
+        return
+    for k, v in shown.items():
+        default, _allowed, doc = SETTINGS[k]
+        typer.echo(f"{k} = {v}" + ("  (default)" if v == default else f"  (default {default})") + f"  # {doc}")
+
+
+@app.command()
 def diff(
     ctx: typer.Context,
     v1: Annotated[str, typer.Argument(metavar="V1", help="The old version.")],
@@ -875,9 +910,10 @@ def run(
                                                    help="A JSON list (positional) or object (keyword) of arguments.")
                          ] = None,
     version: VersionOpt = None,
-    durability: Annotated[str, typer.Option("--durability", metavar="MODE",
-                                            help="How effects are recorded: durable, batched (default) or off.")
-                          ] = "batched",
+    durability: Annotated[str | None, typer.Option(
+        "--durability", metavar="MODE",
+        help="How effects are recorded: durable, batched or off (default: the store's setting, "
+             "`ucode config durability`, else batched).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a stored function with JSON arguments, as a recorded task, and print its result.
@@ -934,38 +970,29 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
-def _task_summary(rec: dict[str, Any]) -> dict[str, Any]:
-    from ucode.tasks import task_status
-
-    return {"id": rec["id"], "name": rec["entry"], "status": task_status(rec), "version": rec["version"],
-            "started": rec.get("started"), "finished": rec.get("finished"), "hash": rec["hash"],
-            "closure": rec.get("closure"), "position": rec.get("position"), "durability": rec.get("durability")}
-
-
 @task_app.command("list")
 def task_list(
     ctx: typer.Context,
     failed: Annotated[bool, typer.Option("--failed", help="Only failed or interrupted tasks.")] = False,
     name: Annotated[str | None, typer.Option("--name", metavar="N", help="Only tasks of this entry point.")
                     ] = None,
-    since: Annotated[float | None, typer.Option("--since", metavar="HOURS", help="Only tasks of the last HOURS.")
-                     ] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="WHEN",
+        help="Only tasks started since WHEN: a duration before now (2h, 30m, 7d; a bare number is hours), "
+             "a date or local time (2026-11-27, '2026-11-27 09:30'), today or yesterday.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List recorded tasks, newest first.
 
-    Example: ucode task list --failed --name handleRequest
+    Example: ucode task list --failed --name handleRequest --since 1d
     """
     import time as _time
 
+    from ucode.timespec import parse_instant
+
     with _session(ctx, as_json=as_json) as cb:
-        rows = [_task_summary(r) for r in cb.tasks()]
-    if failed:
-        rows = [r for r in rows if r["status"] in ("failed", "interrupted")]
-    if name:
-        rows = [r for r in rows if r["name"] == name or r["name"].endswith("." + name)]
-    if since is not None:
-        rows = [r for r in rows if (r["started"] or 0) >= _time.time() - since * 3600]
+        start = None if since is None else parse_instant(since, now=_time.time(), bare_unit="h")
+        rows = cb.task_list(failed=failed, name=name, since=start)
     if as_json:
         _emit(rows)
         return
@@ -987,11 +1014,12 @@ def task_show(
     """
     from ucode import codec
     from ucode.replay import EffectEvent
+    from ucode.tasks import task_summary
 
     with _session(ctx, as_json=as_json) as cb:
         rec = cb.task(task_id)
         events = cb.task_events(rec["id"])
-    summary = _task_summary(rec)
+    summary = task_summary(rec)
     if as_json:
         _emit({**summary, "args": _jsonable(codec.from_wire(rec["args"])),
                "kwargs": _jsonable(codec.from_wire(rec["kwargs"])), "hashes": rec.get("hashes", {}),
@@ -1047,6 +1075,29 @@ def _render_replay(out: dict[str, Any]) -> None:
     typer.echo(f"result {out['result']!r}" if not out.get("error") else f"error {out['error']}")
 
 
+def _one_line(value: Any, width: int = 70) -> str:
+    text = " ".join((value if isinstance(value, str) else repr(value)).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _render_replay_all(outs: list[dict[str, Any]]) -> None:
+    from collections import Counter
+
+    diverged = [o for o in outs if not o["identical"]]
+    kinds = Counter(o["change"] for o in diverged)
+    how = f" ({', '.join(f'{n} {k}' for k, n in kinds.most_common())})" if kinds else ""
+    typer.echo(f"{len(outs)} tasks replayed: {len(outs) - len(diverged)} identical, {len(diverged)} diverged{how}")
+    for o in diverged:
+        err, rec_err = o.get("error"), o.get("recorded_error")
+        now = f"{err['type']}: {err['message']}" if err else _one_line(o["result"])
+        if o["change"] in ("now succeeds", "now fails", "different result"):
+            was = f"{rec_err['type']}: {rec_err['message']}" if rec_err else _one_line(o["divergence"]["expected"])
+            typer.echo(f"  {o['task']}: {o['change']}: was {_one_line(was, 50)}; now {_one_line(now, 60)}")
+        else:
+            first = str(__import__("ucode.replay").replay.Divergence(**o["divergence"])).splitlines()[0]
+            typer.echo(f"  {o['task']}: {o['change']}: {first}")
+
+
 @task_app.command("replay")
 def task_replay(
     ctx: typer.Context,
@@ -1066,10 +1117,7 @@ def task_replay(
     with _session(ctx, as_json=as_json) as cb:
         swaps = _parse_use(use or [])
         if all_:
-            ids = [r["id"] for r in cb.tasks() if r.get("durability") != "off"
-                   and (not name or r["entry"] == name or r["entry"].endswith("." + name))
-                   and r.get("status") in ("succeeded", "failed")]
-            outs = [cb.replay(t, use=swaps).to_dict() for t in ids]
+            outs = [r.to_dict() for r in cb.replay_all(name=name, use=swaps)]
         elif task_id is None:
             raise UcodeError("which task?", hint="ucode task replay ID, or --all [--name N]")
         else:
@@ -1079,11 +1127,7 @@ def task_replay(
         _emit(outs if all_ else outs[0])
         return
     if all_:
-        diverged = [o for o in outs if not o["identical"]]
-        typer.echo(f"{len(outs)} tasks replayed: {len(outs) - len(diverged)} identical, {len(diverged)} diverged")
-        for o in diverged:
-            first = str(__import__("ucode.replay").replay.Divergence(**o["divergence"])).splitlines()[0]
-            typer.echo(f"  {o['task']}: {first}")
+        _render_replay_all(outs)
         return
     _render_replay(outs[0])
 
@@ -1126,17 +1170,21 @@ def task_resume(
 @task_app.command("prune")
 def task_prune(
     ctx: typer.Context,
-    older_than: Annotated[float, typer.Option("--older-than", metavar="DAYS", help="Age in days.")],
+    older_than: Annotated[str, typer.Option(
+        "--older-than", metavar="AGE",
+        help="A duration (30d, 12h, 2w; a bare number is days) or a date: finished tasks started before it go.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete finished tasks older than DAYS, with their events (keeps the store's size bounded).
+    """Delete finished tasks started before AGE, with their events (keeps the store's size bounded).
 
-    Example: ucode task prune --older-than 30
+    Example: ucode task prune --older-than 30d
     """
     import time as _time
 
+    from ucode.timespec import parse_instant
+
     with _session(ctx, as_json=as_json) as cb:
-        n = cb.task_prune(_time.time() - older_than * 86400)
+        n = cb.task_prune(parse_instant(older_than, now=_time.time(), bare_unit="d", option="--older-than"))
     if as_json:
         _emit({"pruned": n})
     else:

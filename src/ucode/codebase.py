@@ -7,7 +7,8 @@ it was before the ``add``). Values are msgpack.
 Tables (LMDB named databases; keys are UTF-8, ``\\0`` separates key parts):
 
 ==============  ====================================================================================
-``meta``        ``schema`` (int), ``default`` (the default version)
+``meta``        ``schema`` (int), ``default`` (the default version), ``config`` (settings that differ
+                from their defaults: ``SETTINGS``)
 ``defs``        hash -> immutable record: kind, imports, deps, codebase modules, written_against
 ``src``         hash -> the source as last added (text, path, line, module, names, docstring, refs,
                 warnings). Metadata: a comment-only edit keeps the hash and replaces this.
@@ -21,7 +22,8 @@ Tables (LMDB named databases; keys are UTF-8, ``\\0`` separates key parts):
 ``code``        ``hash \\0 python-cache-tag`` -> [source digest, marshalled code]: compiled once, so
                 ``run`` neither parses source nor imports libcst
 ``tasks``       task id -> {entry, hash, closure, version, position, args, status, result|error, times}
-``events``      ``task id \\0 seq`` (8-byte big-endian seq) -> a recorded effect (see :mod:`ucode.replay`)
+``events``      ``task id \\0 seq`` (8-byte big-endian seq) -> a recorded effect as a row (a list in
+                ``EVENT_FIELDS`` order), or a batch of rows keyed by its first seq
 ``overrides``   ``task id \\0 name`` -> hash: per-task rebindings used by its replays (``route set``)
 ``state``       key -> value: world state (``effects.state``), the fold of ``statelog``, materialized
 ``statelog``    seq -> {key, old, new, task, time}: every state write, in order
@@ -49,7 +51,7 @@ import blake3
 import lmdb
 import msgpack
 
-from ucode import hashing, namespace
+from ucode import hashing
 from ucode.errors import (
     AmbiguousNameError,
     HashNotFoundError,
@@ -62,33 +64,43 @@ from ucode.errors import (
     UcodeError,
     VersionError,
 )
-from ucode.model import (
-    AddedName,
-    AddResult,
-    Binding,
-    DefinitionView,
-    DiffEntry,
-    Event,
-    Match,
-    SkippedStatement,
-    UndoResult,
-    VerifyResult,
-    VersionInfo,
-    Warning,
-)
 from ucode.names import parse_ref, suffix_matches, validate_name, validate_version
 
 if TYPE_CHECKING:
+    from ucode.model import (
+        AddedName,
+        AddResult,
+        Binding,
+        DefinitionView,
+        DiffEntry,
+        Event,
+        Match,
+        SkippedStatement,
+        UndoResult,
+        VerifyResult,
+        VersionInfo,
+    )
     from ucode.normalize import NormalizedDefinition, ParsedModule
     from ucode.runner import Runtime
     from ucode.tasks import TaskReplay, TaskRun
 
 __all__ = [
-    "SCHEMA_VERSION", "STORE_DIR", "ClosureImage", "Codebase", "LoadedDefinition", "find_store", "open_codebase",
+    "DURABILITY", "EVENT_FIELDS", "SCHEMA_VERSION", "SETTINGS", "STORE_DIR", "ClosureImage", "Codebase",
+    "LoadedDefinition", "find_store", "open_codebase",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""History: 1 = the first store; 2 = events are rows (lists) and batches of rows instead of maps. A
+store of an older schema is upgraded when it is opened (schema 1 -> 2 rewrites nothing: readers accept
+both event forms); a newer one is refused and left untouched."""
 STORE_DIR = ".ucode"
+DURABILITY = ("durable", "batched", "off")
+"""How a task's effects are recorded: see :mod:`ucode.tasks`."""
+SETTINGS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "durability": ("batched", DURABILITY, "how a run records its effects when it does not say (--durability)"),
+}
+"""Store-wide settings (``ucode config``): key -> (default, allowed values, what it does). Kept in ``meta``
+under ``config``; only what differs from the default is stored."""
 _TABLES = (
     "meta", "defs", "src", "dependents", "bind", "byhash", "leaf", "log", "versions", "modules", "code", "files",
     "tasks", "events", "overrides", "state", "statelog",
@@ -104,6 +116,36 @@ def _pack(value: Any) -> bytes:
 
 def _k(*parts: str) -> bytes:
     return _SEP.join(parts).encode("utf-8")
+
+
+EVENT_FIELDS: tuple[str, ...] = ("seq", "name", "args", "kwargs", "result", "error", "writes", "duration")
+"""The fields of a recorded effect, in the order a stored event row holds them (ucode.replay.EffectEvent)."""
+_EVENT_DEFAULTS: dict[str, Any] = {"result": None, "error": None, "writes": False, "duration": 0.0}
+
+
+def _event_row(event: Sequence[Any] | dict[str, Any]) -> list[Any]:
+    if isinstance(event, dict):
+        return [event[f] if f in event else _EVENT_DEFAULTS[f] for f in EVENT_FIELDS]
+    return list(event)
+
+
+def _dep_rule(bound: str | None, h: str, rec: dict[str, Any], dep: str) -> str | None:
+    """The hash dependency name ``dep`` of definition ``h`` (record ``rec``) runs as, given what the name
+    is ``bound`` to in the version being run (None: not bound there).
+
+    - Bound: that binding (late binding: rebinding a name changes what its callers run) ...
+    - ... except that a definition never late-binds to *itself* through another name: ``lookupUserV2``
+      bound as ``lookupUser`` calls the ``lookupUser`` it was written against.
+    - Not bound in this version (never, or unbound): the hash the name had when ``h`` was added
+      (``written_against``). A definition bound into a version where its helpers do not exist (a fix
+      added in ``fix`` and bound in ``v1``) runs with the helpers it was added with, as content
+      addressing promises: removing or never having a name does not break code that used it.
+    - None when the name had no binding when ``h`` was added either (``add`` warned): using it is a clear
+      error at run time.
+    """
+    if bound is None or bound == h:
+        return rec.get("wa", {}).get(dep)  # type: ignore[no-any-return]
+    return bound
 
 
 def _seq_key(seq: int) -> bytes:
@@ -255,6 +297,8 @@ class Codebase:
                                                 hint="restore it from a backup")
                     if found > SCHEMA_VERSION:
                         raise StoreVersionError(str(self.path), found, SCHEMA_VERSION)
+                    if found < SCHEMA_VERSION:
+                        txn.put(b"schema", _pack(SCHEMA_VERSION), db=meta)
                 self._db = {name: self._env.open_db(name.encode(), txn=txn) for name in _TABLES}
                 if raw is None:
                     self._init_store(txn)
@@ -388,13 +432,8 @@ class Codebase:
 
     def _dep_hash(self, txn: lmdb.Transaction, version: str, chain: Sequence[str], h: str,
                   rec: dict[str, Any], dep: str) -> str | None:
-        """What dependency name ``dep`` of definition ``h`` runs as in ``version``: its binding, except
-        that a definition never late-binds to itself through another name (``lookupUserV2`` bound as
-        ``lookupUser`` calls the ``lookupUser`` it was written against)."""
-        dh = self._lookup(txn, version, dep, chain)
-        if dh == h:
-            dh = rec.get("wa", {}).get(dep)
-        return dh
+        """What dependency name ``dep`` of definition ``h`` runs as in ``version``: see :func:`_dep_rule`."""
+        return _dep_rule(self._lookup(txn, version, dep, chain), h, rec, dep)
 
     def _resolve_hash(self, txn: lmdb.Transaction, prefix: str, shown: str) -> str:
         found = [k.decode() for k, _ in self._prefix(txn, "defs", prefix.encode())][:9]
@@ -422,6 +461,8 @@ class Codebase:
 
     def _append(self, txn: lmdb.Transaction, events: list[dict[str, Any]], *, cause: str,
                 undoes: int | None = None) -> list[Event]:
+        from ucode.model import Event
+
         seq = self._last_seq(txn)
         op = seq + 1
         now = self._clock()
@@ -485,6 +526,7 @@ class Codebase:
         One write transaction: everything lands or nothing does. Re-adding unchanged code writes nothing.
         """
         from ucode import sources
+        from ucode.model import AddResult
 
         if namespace is not None:
             validate_name(namespace)
@@ -607,6 +649,8 @@ class Codebase:
 
     def _unchanged_add(self, texts: list[tuple[Any, str]], version: str | None) -> AddResult | None:
         """The result of re-adding files that have not changed since they were added, or None."""
+        from ucode.model import AddedName, AddResult, SkippedStatement, Warning
+
         with self._env.begin() as txn:
             target = version or self._default(txn)
             if self._version_record(txn, target) is None or not texts:
@@ -644,6 +688,8 @@ class Codebase:
     def _plan_add(
         self, txn: lmdb.Transaction, target: str, chain: list[str], modules: list[tuple[Any, ParsedModule]]
     ) -> tuple[dict[str, Any], _Pending]:
+        from ucode.model import AddedName, SkippedStatement, Warning
+
         by_name: dict[str, tuple[NormalizedDefinition, ParsedModule]] = {}
         for _f, pm in modules:
             for d in pm.definitions:
@@ -848,6 +894,8 @@ class Codebase:
 
     def view(self, ref: str, *, version: str | None = None) -> DefinitionView:
         """Everything about a name or hash: source, hash, dependencies (as bound now), warnings."""
+        from ucode.model import DefinitionView, Warning
+
         with self._env.begin() as txn:
             name, h, v = self._resolve(txn, ref, version)
             rec = self._get(txn, "defs", h.encode())
@@ -868,6 +916,8 @@ class Codebase:
 
     def find(self, query: str, *, version: str | None = None, limit: int = 50) -> list[Match]:
         """Names in ``version`` containing ``query`` (case-insensitive), best matches first."""
+        from ucode.model import Match
+
         q = query.lower()
         with self._env.begin() as txn:
             v = self._version(txn, version)
@@ -904,6 +954,8 @@ class Codebase:
 
     def ls(self, prefix: str | None = None, *, version: str | None = None) -> list[Binding]:
         """Names in ``version``, optionally only those under namespace ``prefix``."""
+        from ucode.model import Binding
+
         with self._env.begin() as txn:
             v = self._version(txn, version)
             p = "" if not prefix else prefix.rstrip(".") + "."
@@ -916,6 +968,8 @@ class Codebase:
 
     def names(self, ref: str) -> list[Binding]:
         """Every (version, name) bound to the hash ``ref`` refers to."""
+        from ucode.model import Binding
+
         with self._env.begin() as txn:
             _n, h, _v = self._resolve(txn, ref, None)
             out = []
@@ -926,6 +980,8 @@ class Codebase:
 
     def deps(self, ref: str, *, version: str | None = None) -> list[Binding]:
         """The names ``ref``'s definition depends on, and what each is bound to in ``version``."""
+        from ucode.model import Binding
+
         with self._env.begin() as txn:
             _n, h, v = self._resolve(txn, ref, version)
             rec = self._get(txn, "defs", h.encode()) or {"deps": []}
@@ -934,6 +990,8 @@ class Codebase:
 
     def dependents(self, ref: str, *, version: str | None = None) -> list[Binding]:
         """Names in ``version`` whose definitions call (depend on) ``ref`` or any alias of it."""
+        from ucode.model import Binding
+
         with self._env.begin() as txn:
             name, h, v = self._resolve(txn, ref, version)
             chain = self._chain(txn, v)
@@ -953,6 +1011,8 @@ class Codebase:
 
     def history(self, name: str | None = None, *, version: str | None = None, limit: int | None = None) -> list[Event]:
         """The namespace log, newest first; only events about ``name`` (a full name or suffix) if given."""
+        from ucode.model import Event
+
         with self._env.begin() as txn:
             full = None
             if name is not None:
@@ -986,6 +1046,8 @@ class Codebase:
         with self._env.begin() as txn:
             if at is None:
                 return dict(sorted(self._bindings(txn, self._version(txn, version)).items()))
+            from ucode import namespace  # only for a past log position (start-up counts)
+
             state = namespace.fold(self._events(txn), at=at)
             v = version or state.default or "v1"
             if v not in state.parents:
@@ -995,6 +1057,9 @@ class Codebase:
     def undo(self) -> UndoResult:
         """Undo the newest command that changed names (and is not undone yet), by appending its
         inverse events. Nothing is erased: ``history`` shows both; repeated ``undo`` goes further back."""
+        from ucode import namespace
+        from ucode.model import UndoResult
+
         with self._env.begin(write=True) as txn:
             undone: set[int] = set()
             target: list[dict[str, Any]] = []
@@ -1026,6 +1091,8 @@ class Codebase:
         """Names whose hash differs between two versions, with a unified diff of their sources."""
         import difflib
 
+        from ucode.model import DiffEntry
+
         with self._env.begin() as txn:
             a_v, b_v = self._version(txn, v1), self._version(txn, v2)
             a, b = self._bindings(txn, a_v), self._bindings(txn, b_v)
@@ -1043,6 +1110,8 @@ class Codebase:
             return out
 
     def versions(self) -> list[VersionInfo]:
+        from ucode.model import VersionInfo
+
         with self._env.begin() as txn:
             default = self._default(txn)
             out = []
@@ -1119,23 +1188,31 @@ class Codebase:
         with self._env.begin(write=True) as txn:
             self._put(txn, "tasks", record["id"].encode(), _pack(record))
 
-    def task_events_append(self, task_id: str, events: Sequence[dict[str, Any]]) -> None:
-        """Append recorded effects to a task's log, in one transaction."""
+    def task_events_append(self, task_id: str, events: Sequence[Sequence[Any] | dict[str, Any]]) -> None:
+        """Append recorded effects to a task's log, in one transaction (as one record: see
+        :meth:`task_event_rows`)."""
         if not events:
             return
         with self._env.begin(write=True) as txn:
-            for ev in events:
-                self._put(txn, "events", task_id.encode() + b"\0" + _seq_key(ev["seq"]), _pack(ev))
+            self._put_events(txn, task_id, events)
+
+    def _put_events(self, txn: lmdb.Transaction, task_id: str,
+                    events: Sequence[Sequence[Any] | dict[str, Any]]) -> None:
+        # One event is one row (a list in _EVENT_FIELDS order); a batch is one record holding its rows,
+        # keyed by its first seq: a replay decodes 256 events with one msgpack call and one cursor step.
+        rows = [_event_row(e) for e in events]
+        self._put(txn, "events", task_id.encode() + b"\0" + _seq_key(rows[0][0]),
+                  _pack(rows[0] if len(rows) == 1 else rows))
 
     def task_finish(self, task_id: str, update: dict[str, Any],
-                    events: Sequence[dict[str, Any]] = ()) -> None:
+                    events: Sequence[Sequence[Any] | dict[str, Any]] = ()) -> None:
         """Record a task's outcome (and its last buffered events) in one transaction."""
         with self._env.begin(write=True) as txn:
             rec = self._get(txn, "tasks", task_id.encode())
             if not isinstance(rec, dict):
                 raise UcodeError(f"no task {task_id}", hint="ucode task list shows the tasks")
-            for ev in events:
-                self._put(txn, "events", task_id.encode() + b"\0" + _seq_key(ev["seq"]), _pack(ev))
+            if events:
+                self._put_events(txn, task_id, events)
             rec.update(update)
             self._put(txn, "tasks", task_id.encode(), _pack(rec))
 
@@ -1160,16 +1237,32 @@ class Codebase:
             return rec
 
     def task_events(self, task_id: str) -> list[dict[str, Any]]:
-        """A task's recorded effects, in order. A record that cannot be decoded is reported in place
-        (``{"seq": ..., "corrupt": message}``); the others stay readable."""
-        out: list[dict[str, Any]] = []
+        """A task's recorded effects, in order, as maps (field names: :data:`EVENT_FIELDS`). A record
+        that cannot be decoded is reported in place (``{"seq": ..., "corrupt": message}``); the others
+        stay readable."""
+        return [dict(zip(EVENT_FIELDS, r, strict=True)) if isinstance(r, list) else r
+                for r in self.task_event_rows(task_id)]
+
+    def task_event_rows(self, task_id: str) -> list[list[Any] | dict[str, Any]]:
+        """A task's recorded effects, in order, as rows (lists in :data:`EVENT_FIELDS` order: the form a
+        replay loads fastest). A damaged record is a map ``{"seq": first seq, "corrupt": message}``."""
+        out: list[list[Any] | dict[str, Any]] = []
         with self._env.begin() as txn:
             for key, raw in self._prefix(txn, "events", task_id.encode() + b"\0"):
                 try:
-                    out.append(self._unpack(raw, "events", key))
-                except StoreCorruptError:
+                    rec = self._unpack(raw, "events", key)
+                    if isinstance(rec, dict):  # stores written before events were rows
+                        out.append(_event_row(rec))
+                    elif isinstance(rec, list) and rec and isinstance(rec[0], list):
+                        out.extend(rec)  # a batch
+                    elif isinstance(rec, list) and len(rec) == len(EVENT_FIELDS):
+                        out.append(rec)
+                    else:
+                        raise TypeError(type(rec))
+                except (StoreCorruptError, TypeError, KeyError):
                     seq = struct.unpack(">Q", key[-8:])[0]
-                    out.append({"seq": seq, "corrupt": f"the record of event {seq} of task {task_id} is damaged"})
+                    out.append({"seq": seq, "corrupt": f"the record of event {seq} of task {task_id} "
+                                                       "(and of the events committed with it) is damaged"})
         return out
 
     def tasks(self) -> list[dict[str, Any]]:
@@ -1177,6 +1270,22 @@ class Codebase:
         with self._env.begin() as txn:
             recs = [self._unpack(raw, "tasks", key) for key, raw in self._prefix(txn, "tasks", b"")]
         return sorted(recs, key=lambda r: (r.get("started", 0), r["id"]), reverse=True)
+
+    def task_list(self, *, failed: bool = False, name: str | None = None,
+                  since: float | None = None) -> list[dict[str, Any]]:
+        """Task summaries (id, name, status, version, times, hashes), newest first: only failed or
+        interrupted ones with ``failed``, only those of entry point ``name`` (a full name or a suffix),
+        only those started at or after the timestamp ``since``."""
+        from ucode.tasks import task_summary
+
+        rows = [task_summary(r) for r in self.tasks()]
+        if failed:
+            rows = [r for r in rows if r["status"] in ("failed", "interrupted")]
+        if name:
+            rows = [r for r in rows if r["name"] == name or r["name"].endswith("." + name)]
+        if since is not None:
+            rows = [r for r in rows if (r["started"] or 0) >= since]
+        return rows
 
     def task_prune(self, older_than: float) -> int:
         """Delete finished tasks that started before ``older_than`` (a timestamp), with their events."""
@@ -1222,6 +1331,31 @@ class Codebase:
         with self._env.begin() as txn:
             return self._default(txn)
 
+    # ------------------------------------------------------------------------------ settings
+
+    def config(self) -> dict[str, Any]:
+        """The store's settings (:data:`SETTINGS`): what is set, else the default."""
+        with self._env.begin() as txn:
+            stored = self._get(txn, "meta", b"config") or {}
+        return {key: stored.get(key, spec[0]) for key, spec in SETTINGS.items()}
+
+    def set_config(self, key: str, value: str | None) -> dict[str, Any]:
+        """Set one setting (``None``: back to its default); returns all of them."""
+        if key not in SETTINGS:
+            raise UcodeError(f"unknown setting {key!r}", hint="settings: " + ", ".join(sorted(SETTINGS)))
+        default, allowed, _doc = SETTINGS[key]
+        if value is not None and value not in allowed:
+            raise UcodeError(f"{key} cannot be {value!r}",
+                             hint=f"choose one of {', '.join(allowed)} (the default is {default})")
+        with self._env.begin(write=True) as txn:
+            stored = dict(self._get(txn, "meta", b"config") or {})
+            if value is None:
+                stored.pop(key, None)
+            else:
+                stored[key] = value
+            self._put(txn, "meta", b"config", _pack(stored))
+        return self.config()
+
     # ------------------------------------------------------------------------------ closure
 
     def _snapshot_lookup(self, txn: lmdb.Transaction, version: str | None, at: int | None
@@ -1231,6 +1365,8 @@ class Codebase:
             v = self._version(txn, version)
             chain = self._chain(txn, v)
             return v, self._last_seq(txn), lambda name: self._lookup(txn, v, name, chain)
+        from ucode import namespace  # only for a past log position (start-up counts)
+
         state = namespace.fold(self._events(txn), at=at)
         v = version or state.default or "v1"
         if v not in state.parents:
@@ -1293,9 +1429,7 @@ class Codebase:
                                             hint="rebind the name to a stored hash (ucode bind) or re-add it")
                 deps: dict[str, str | None] = {}
                 for d in rec["deps"]:
-                    dh = lookup(d)
-                    if dh == h:
-                        dh = rec.get("wa", {}).get(d)
+                    dh = _dep_rule(lookup(d), h, rec, d)
                     if dh is None:
                         if modules is None:
                             modules = {k.decode() for k, _ in self._prefix(txn, "modules", b"")}
@@ -1357,7 +1491,7 @@ class Codebase:
         """
         return self.runtime.load(ref, version=version, at=at)[0]
 
-    def run(self, ref: str, *args: Any, version: str | None = None, durability: str = "batched",
+    def run(self, ref: str, *args: Any, version: str | None = None, durability: str | None = None,
             **kwargs: Any) -> Any:
         """Run a stored function as a task, as ``ucode run`` does (async and generators included), and
         return its result (or raise its exception). :meth:`run_task` also gives the task id."""
@@ -1366,9 +1500,10 @@ class Codebase:
             raise run.error
         return run.result
 
-    def run_task(self, ref: str, *args: Any, version: str | None = None, durability: str = "batched",
+    def run_task(self, ref: str, *args: Any, version: str | None = None, durability: str | None = None,
                  **kwargs: Any) -> TaskRun:
-        """Run a stored function as a recorded task; see :mod:`ucode.tasks`."""
+        """Run a stored function as a recorded task; see :mod:`ucode.tasks`. ``durability`` (durable,
+        batched or off) defaults to the store's setting (``ucode config durability``), else batched."""
         from ucode.tasks import run_task
 
         return run_task(self, ref, list(args), kwargs, version=version, durability=durability)
@@ -1386,6 +1521,13 @@ class Codebase:
         from ucode.tasks import replay_task
 
         return replay_task(self, task_id, use)
+
+    def replay_all(self, *, name: str | None = None, use: dict[str, str] | None = None) -> list[TaskReplay]:
+        """Replay every finished, replayable task (of entry point ``name``), each with ``use`` swapped:
+        a regression test from recorded traffic. Each result says how it changed (``TaskReplay.change``)."""
+        from ucode.tasks import replay_all
+
+        return replay_all(self, name, use)
 
     def store_code(self, items: dict[str, tuple[str, bytes]]) -> None:
         """Cache compiled code: hash -> (source it was compiled from, marshalled code object)."""
@@ -1417,7 +1559,8 @@ class Codebase:
         names bound to hashes that are not stored, and any difference between the materialized names and
         the fold of the namespace log.
         """
-        from ucode import normalize
+        from ucode import namespace, normalize
+        from ucode.model import VerifyResult
 
         problems: list[dict[str, str]] = []
         checked = 0

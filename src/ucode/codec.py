@@ -19,8 +19,6 @@ import datetime as dt
 import enum
 import sys
 import typing
-import uuid
-from decimal import Decimal
 from typing import Any
 
 import msgpack
@@ -67,6 +65,16 @@ def _qualname(t: type) -> str:
     return f"{t.__module__}:{t.__qualname__}"
 
 
+def _decimal_class() -> type | None:
+    """``decimal.Decimal``, or None while no decimal module is loaded (no value can be a ``Decimal`` then):
+    this module does not import ``decimal`` (nor ``uuid``) itself, to keep start-up small."""
+    if "decimal" in sys.modules or "_decimal" in sys.modules or "_pydecimal" in sys.modules:
+        from decimal import Decimal
+
+        return Decimal
+    return None
+
+
 def _default(value: Any, where: str) -> Any:
     if type(value) is int:  # only reached for ints outside msgpack's range (see _pack)
         return msgpack.ExtType(_BIGINT, str(value).encode())
@@ -78,9 +86,11 @@ def _default(value: Any, where: str) -> Any:
         return msgpack.ExtType(_TIME, value.isoformat().encode())
     if isinstance(value, dt.timedelta):
         return msgpack.ExtType(_TIMEDELTA, _pack([value.days, value.seconds, value.microseconds], where))
-    if isinstance(value, Decimal):
+    decimal_class = _decimal_class()
+    if decimal_class is not None and isinstance(value, decimal_class):
         return msgpack.ExtType(_DECIMAL, str(value).encode())
-    if isinstance(value, uuid.UUID):
+    uuid = sys.modules.get("uuid")  # a UUID exists only once the uuid module is loaded
+    if uuid is not None and isinstance(value, uuid.UUID):
         return msgpack.ExtType(_UUID, value.bytes)
     if isinstance(value, enum.Enum):
         return msgpack.ExtType(_ENUM, _pack([_qualname(type(value)), value.value], where))
@@ -154,8 +164,12 @@ def _ext_hook(code: int, data: bytes) -> Any:
         days, seconds, micros = _unpack(data)
         return dt.timedelta(days=days, seconds=seconds, microseconds=micros)
     if code == _DECIMAL:
+        from decimal import Decimal
+
         return Decimal(data.decode())
     if code == _UUID:
+        import uuid
+
         return uuid.UUID(bytes=data)
     if code == _BIGINT:
         return int(data.decode())

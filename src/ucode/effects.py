@@ -27,7 +27,6 @@ import datetime as _dt
 import functools
 import inspect
 import os
-import random as _random
 import sys
 import time as _time
 import typing
@@ -169,12 +168,16 @@ def sleep(seconds: float) -> None:
 @effect(name="random.random")
 def random() -> float:
     """A random float in [0, 1)."""
+    import random as _random  # imported when used: start-up counts
+
     return _random.random()
 
 
 @effect(name="random.randint")
 def randint(a: int, b: int) -> int:
     """A random integer in [a, b]."""
+    import random as _random
+
     return _random.randint(a, b)
 
 

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
 
 import msgpack
 
@@ -24,15 +24,18 @@ from ucode import codec, effects
 from ucode.errors import UcodeError
 
 __all__ = [
-    "Divergence", "DivergenceError", "EffectEvent", "Recorder", "Recording", "ReplayResult", "ReplayedError",
-    "Replayer", "record", "replay",
+    "EVENT_FIELDS", "Divergence", "DivergenceError", "EffectEvent", "Recorder", "Recording", "ReplayResult",
+    "ReplayedError", "Replayer", "record", "replay",
 ]
 
 
-@dataclass(frozen=True)
-class EffectEvent:
+class EffectEvent(NamedTuple):
     """One effect as it happened. ``args``/``kwargs``/``result`` are in wire form (:func:`codec.to_wire`);
-    ``error`` is ``{type, module, message}`` when the effect raised."""
+    ``error`` is ``{type, module, message}`` when the effect raised.
+
+    A named tuple, not a dataclass: a replay builds one per recorded effect, and the store keeps an event
+    as the plain list of these fields in this order (:data:`EVENT_FIELDS`), so loading is ``_make(row)``.
+    """
 
     seq: int
     name: str
@@ -48,9 +51,18 @@ class EffectEvent:
         return _call_text(self.name, codec.from_wire(self.args), codec.from_wire(self.kwargs))
 
     def to_dict(self) -> dict[str, Any]:
-        # not dataclasses.asdict: it deep-copies, and this runs once per recorded effect
         return {"seq": self.seq, "name": self.name, "args": self.args, "kwargs": self.kwargs,
                 "result": self.result, "error": self.error, "writes": self.writes, "duration": self.duration}
+
+    @classmethod
+    def from_record(cls, record: Sequence[Any] | dict[str, Any]) -> EffectEvent:
+        """An event from its stored form: a list in field order, or (stores written before that) a map."""
+        if isinstance(record, dict):
+            return cls(**record)
+        return cls._make(record)
+
+
+EVENT_FIELDS: tuple[str, ...] = EffectEvent._fields
 
 
 def _call_text(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str:
@@ -163,52 +175,102 @@ def _diff(expected: str, actual: str) -> str:
 
 
 _PLAIN = frozenset({int, float, str, bool, bytes, type(None)})
+_LOG = "log"  # the name of effects.log
 
 
-def _plain_equal(values: Sequence[Any], recorded: Sequence[Any]) -> bool:
-    """Fast path of the argument comparison: scalars of the very same types and values (a recorded
-    argument in wire form *is* its value for these types)."""
-    if len(values) != len(recorded):
-        return False
-    for a, b in zip(values, recorded, strict=True):  # a loop, not all(<genexpr>): this runs per effect
-        if type(a) is not type(b) or type(a) not in _PLAIN or a != b:
-            return False
-    return True
+# Positions in an event row (EffectEvent is a named tuple in this order; the store keeps plain lists).
+_NAME, _ARGS, _KWARGS, _RESULT, _ERROR = 1, 2, 3, 4, 5
 
 
 class Replayer:
-    """Replay handler: serve every effect from ``events`` in order; perform nothing."""
+    """Replay handler: serve every effect from ``events`` in order; perform nothing.
 
-    def __init__(self, events: Sequence[EffectEvent]) -> None:
-        self.events = list(events)
+    ``events`` are :class:`EffectEvent` s or their rows as stored (lists in :data:`EVENT_FIELDS` order:
+    a task replay passes those, so loading a recording builds no objects).
+
+    With ``logs_as_output`` (what task replays use), log lines are output, not part of the comparison: a
+    replayed version may log more (its lines are collected in ``logs``, nothing is matched against the
+    recording) or less (recorded lines it does not emit are skipped).
+    """
+
+    def __init__(self, events: Sequence[Sequence[Any]], *, logs_as_output: bool = False) -> None:
+        self.events = events if isinstance(events, list) else list(events)
         self.position = 0
         self.divergence: Divergence | None = None
+        self.logs: list[str] = []
+        self._log_name = _LOG if logs_as_output else None
+
+    def event(self, index: int) -> EffectEvent:
+        """The recorded effect at ``index``, as an :class:`EffectEvent`."""
+        ev = self.events[index]
+        return ev if isinstance(ev, EffectEvent) else EffectEvent._make(ev)
 
     def handle(self, spec: effects.EffectSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
                perform: Callable[[], Any]) -> Any:
+        # This runs once per replayed effect and is written for speed: a replay of effects that cost
+        # nothing live costs what this method costs. Locals, C-level comparisons, no codec on plain values.
+        name = spec.name
+        if name == self._log_name:
+            return self._log(args, kwargs)
+        events = self.events
         i = self.position
-        if i >= len(self.events):
-            self._diverge(Divergence("extra", i, "(nothing)", _call_text(spec.name, args, kwargs), ""))
-        ev = self.events[i]
-        same = ev.name == spec.name and (
-            (_plain_equal(args, ev.args)
-             and ((not kwargs and not ev.kwargs) or (_plain_equal(tuple(kwargs.values()), tuple(ev.kwargs.values()))
-                                                   and list(kwargs) == list(ev.kwargs))))
-            or (ev.args == codec.to_wire(list(args), where=f"the arguments of effect {spec.name}")
-                and ev.kwargs == codec.to_wire(kwargs, where=f"the keyword arguments of effect {spec.name}")))
+        if i >= len(events):
+            self._diverge(Divergence("extra", i, "(nothing)", _call_text(name, args, kwargs), ""))
+        ev = events[i]
+        if ev[_NAME] != name and ev[_NAME] == self._log_name:
+            while i < len(events) and events[i][_NAME] == self._log_name:
+                i += 1  # a recorded log line this version does not emit
+            self.position = i
+            return self.handle(spec, args, kwargs, perform)
+        rargs = ev[_ARGS]
+        rkwargs = ev[_KWARGS]
+        # Fast path: equal values of the same top-level types (a plain argument's wire form is itself).
+        # Otherwise compare wire forms, which is what "the same arguments" means for typed values. (Loops,
+        # not map/all: at a microsecond per effect, building two lists of types was a third of the cost.)
+        same = ev[_NAME] == name and list(args) == rargs and kwargs == rkwargs
+        if same:
+            # equal values can still differ in type (1 == True == 1.0, an IntEnum == its int)
+            for j, a in enumerate(args):
+                if type(a) is not type(rargs[j]):
+                    same = False
+                    break
+            if same and kwargs:
+                same = list(map(type, kwargs.values())) == list(map(type, rkwargs.values()))
+        if not same and ev[_NAME] == name:
+            same = (rargs == codec.to_wire(list(args), where=f"the arguments of effect {name}")
+                    and rkwargs == codec.to_wire(kwargs, where=f"the keyword arguments of effect {name}"))
         if not same:
-            expected, actual = ev.call_text(), _call_text(spec.name, args, kwargs)
+            expected, actual = self.event(i).call_text(), _call_text(name, args, kwargs)
             self._diverge(Divergence("effect", i, expected, actual, _diff(expected, actual)))
-        self.position += 1
-        if ev.error is not None:
-            raise _rebuild_error(ev.error)
-        if type(ev.result) in _PLAIN:
-            return ev.result  # already the value: no codec round trip (most results are plain)
-        return codec.from_wire(ev.result, spec.returns)
+        self.position = i + 1
+        if ev[_ERROR] is not None:
+            raise _rebuild_error(ev[_ERROR])
+        result = ev[_RESULT]
+        if type(result) in _PLAIN:
+            return result  # already the value: no codec round trip (most results are plain)
+        return codec.from_wire(result, spec.returns)
 
-    def _diverge(self, d: Divergence) -> None:
+    def _log(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        i = self.position
+        if i < len(self.events):
+            nxt = self.events[i]
+            if (nxt[_NAME] == _LOG and nxt[_ARGS] == codec.to_wire(list(args))
+                    and nxt[_KWARGS] == codec.to_wire(kwargs)):
+                self.position = i + 1  # the recorded line: consumed
+        fields = " ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        self.logs.append(f"{args[0] if args else ''} {fields}".rstrip())
+
+    def _diverge(self, d: Divergence) -> NoReturn:
         self.divergence = d
         raise DivergenceError(d)
+
+    def unused(self) -> int:
+        """The index of the first recorded effect this replay did not ask for (recorded log lines at the
+        end do not count when logs are output); ``len(events)`` when it used them all."""
+        i = self.position
+        while self._log_name is not None and i < len(self.events) and self.events[i][_NAME] == self._log_name:
+            i += 1
+        return i
 
 
 @dataclass
@@ -225,7 +287,7 @@ class Recording:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recording:
-        events = [EffectEvent(**e) for e in data["events"]]
+        events = [EffectEvent.from_record(e) for e in data["events"]]
         return cls(events, codec.from_wire(data["result"]), data.get("error"), data["result"])
 
     def to_bytes(self) -> bytes:
@@ -280,9 +342,10 @@ def replay(fn: Callable[..., Any], recording: Recording, *args: Any, handler: Re
             return ReplayResult(False, None, None, exc.divergence)
         except Exception as exc:
             error = _error_dict(exc)
-    if rep.position < len(recording.events):
-        nxt = recording.events[rep.position].call_text()
-        return ReplayResult(False, result, error, Divergence("missing", rep.position, nxt, "(end)", ""))
+    unused = rep.unused()
+    if unused < len(rep.events):
+        nxt = rep.event(unused).call_text()
+        return ReplayResult(False, result, error, Divergence("missing", unused, nxt, "(end)", ""))
     outcome = None if error else codec.to_wire(result, where="the result")
     if error != recording.error or outcome != recording.outcome:
         import pprint

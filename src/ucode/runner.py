@@ -86,6 +86,21 @@ class _Unbound:
         return f"<unbound: {self._message}>"
 
 
+def _unbound_use(self: _Unbound, *args: Any, **kwargs: Any) -> Any:
+    self._fail()
+
+
+# Operators and protocols are looked up on the type, not through __getattr__: without these, `TABLE[0]`
+# on an unbound TABLE would be "TypeError: '_Unbound' object is not subscriptable" instead of the error
+# that names the missing name. (__eq__ and __hash__ stay: identity, so it can sit in dicts and sets.)
+for _dunder in ("getitem", "setitem", "delitem", "iter", "len", "contains", "bool", "int", "float", "index",
+                "add", "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv", "floordiv", "rfloordiv",
+                "mod", "rmod", "pow", "rpow", "neg", "pos", "abs", "lt", "le", "gt", "ge", "and", "or",
+                "enter", "exit", "aiter", "await", "fspath"):
+    setattr(_Unbound, f"__{_dunder}__", _unbound_use)
+del _dunder
+
+
 @dataclass
 class Snapshot:
     """The objects of one version at one namespace log position."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ucode import codec, effects
+from ucode.codebase import DURABILITY
 from ucode.errors import UcodeError
 from ucode.replay import Divergence, EffectEvent, Recorder, Recording, Replayer, ReplayResult, replay
 from ucode.runner import call, check_arguments
@@ -35,11 +36,10 @@ from ucode.runner import call, check_arguments
 if TYPE_CHECKING:
     from ucode.codebase import Codebase
 
-__all__ = ["DURABILITY", "TaskRun", "new_task_id", "replay_task", "resume_task", "run_task", "task_status"]
+__all__ = ["DURABILITY", "TaskReplay", "TaskRun", "new_task_id", "replay_all", "replay_task", "resume_task",
+           "run_task", "task_status", "task_summary"]
 
-DURABILITY = ("durable", "batched", "off")
 _BATCH = 256
-_LOG = "log"
 
 
 def new_task_id() -> str:
@@ -76,8 +76,11 @@ def _wire_arguments(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_task(cb: Codebase, ref: str, args: list[Any], kwargs: dict[str, Any], *, version: str | None = None,
-             durability: str = "batched", on_start: Callable[[str], None] | None = None) -> TaskRun:
-    """Run ``ref`` as a task: resolve it now, record the task, run it with its effects recorded."""
+             durability: str | None = None, on_start: Callable[[str], None] | None = None) -> TaskRun:
+    """Run ``ref`` as a task: resolve it now, record the task, run it with its effects recorded
+    (``durability``: the store's setting when None)."""
+    if durability is None:
+        durability = str(cb.config()["durability"])
     if durability not in DURABILITY:
         raise UcodeError(f"unknown durability {durability!r}", hint="choose durable, batched or off")
     obj, image = cb.runtime.load(ref, version=version)
@@ -92,13 +95,13 @@ def run_task(cb: Codebase, ref: str, args: list[Any], kwargs: dict[str, Any], *,
     })
     if on_start is not None:
         on_start(tid)
-    buffer: list[dict[str, Any]] = []
+    buffer: list[EffectEvent] = []
 
     def on_event(ev: EffectEvent) -> None:
         if durability == "durable":
-            cb.task_events_append(tid, [ev.to_dict()])
+            cb.task_events_append(tid, [ev])
         else:
-            buffer.append(ev.to_dict())
+            buffer.append(ev)
             if len(buffer) >= _BATCH:
                 cb.task_events_append(tid, buffer)
                 buffer.clear()
@@ -120,6 +123,13 @@ def run_task(cb: Codebase, ref: str, args: list[Any], kwargs: dict[str, Any], *,
     return TaskRun(tid, result, None)
 
 
+def task_summary(rec: dict[str, Any]) -> dict[str, Any]:
+    """What ``task list`` shows of a task record."""
+    return {"id": rec["id"], "name": rec["entry"], "status": task_status(rec), "version": rec["version"],
+            "started": rec.get("started"), "finished": rec.get("finished"), "hash": rec["hash"],
+            "closure": rec.get("closure"), "position": rec.get("position"), "durability": rec.get("durability")}
+
+
 def task_status(rec: dict[str, Any]) -> str:
     """``running`` only while its process is alive; a task whose process died is ``interrupted``."""
     status = str(rec.get("status", "?"))
@@ -137,42 +147,46 @@ def task_status(rec: dict[str, Any]) -> str:
     return "interrupted"
 
 
-class _ReplayHandler(Replayer):
-    """A Replayer that treats log lines as output, not as part of the comparison: a replayed version may
-    log more (shown, not performed against the recording) or less (recorded lines are skipped)."""
-
-    def __init__(self, events: list[EffectEvent]) -> None:
-        super().__init__(events)
-        self.logs: list[str] = []
-
-    def handle(self, spec: effects.EffectSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
-               perform: Callable[[], Any]) -> Any:
-        if spec.name == _LOG:
-            nxt = self.events[self.position] if self.position < len(self.events) else None
-            if (nxt is not None and nxt.name == _LOG
-                    and nxt.args == codec.to_wire(list(args)) and nxt.kwargs == codec.to_wire(kwargs)):
-                self.position += 1
-            fields = " ".join(f"{k}={v!r}" for k, v in kwargs.items())
-            self.logs.append(f"{args[0] if args else ''} {fields}".rstrip())
-            return None
-        while self.position < len(self.events) and self.events[self.position].name == _LOG:
-            self.position += 1  # a recorded log line this version does not emit
-        return super().handle(spec, args, kwargs, perform)
-
-
 @dataclass(frozen=True)
 class TaskReplay:
+    """One replay of a recorded task. ``change`` sums it up for a person or a script: ``identical``,
+    ``now succeeds`` (the recording failed, the replay did not: what a fix looks like), ``now fails``,
+    ``different result`` (same effects), or ``different effects`` (it asked for other effects)."""
+
     task: str
     result: ReplayResult
     logs: list[str]
     swapped: dict[str, str]
     likely_causes: list[str]
+    change: str = "identical"
+    recorded_error: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = self.result.to_dict()
         out.update({"task": self.task, "logs": self.logs, "swapped": self.swapped,
-                    "likely_causes": self.likely_causes})
+                    "likely_causes": self.likely_causes, "change": self.change,
+                    "recorded_error": self.recorded_error})
         return out
+
+
+def _change(outcome: ReplayResult, recorded_error: dict[str, str] | None) -> str:
+    if outcome.identical:
+        return "identical"
+    if outcome.divergence is None or outcome.divergence.kind != "result":
+        return "different effects"
+    if recorded_error and not outcome.error:
+        return "now succeeds"
+    if outcome.error and not recorded_error:
+        return "now fails"
+    return "different result"
+
+
+def replay_all(cb: Codebase, name: str | None = None, use: dict[str, str] | None = None) -> list[TaskReplay]:
+    """Replay every finished, replayable task (of entry point ``name``: a full name or a suffix), newest
+    first, with ``use`` swapped in each: a regression test built from recorded traffic."""
+    recs = [r for r in cb.task_list(name=name)
+            if r["durability"] != "off" and r["status"] in ("succeeded", "failed")]
+    return [replay_task(cb, r["id"], use) for r in recs]
 
 
 def replay_task(cb: Codebase, task_id: str, use: dict[str, str] | None = None) -> TaskReplay:
@@ -186,12 +200,12 @@ def replay_task(cb: Codebase, task_id: str, use: dict[str, str] | None = None) -
     if rec.get("args_note"):
         raise UcodeError(f"task {tid} cannot be replayed: {rec['args_note']}",
                          hint="tasks replay when their arguments are plain data (as `ucode run` passes them)")
-    raw = cb.task_events(tid)
-    corrupt = [e for e in raw if "corrupt" in e]
+    raw = cb.task_event_rows(tid)
+    corrupt = [e for e in raw if isinstance(e, dict)]
     if corrupt:
         raise UcodeError(f"task {tid} has an unreadable event at seq {corrupt[0]['seq']}: {corrupt[0]['corrupt']}",
                          hint="the other events are intact (ucode task show); this task cannot be replayed")
-    events = [EffectEvent(**e) for e in raw]
+    events: list[Any] = raw  # rows: the Replayer reads them as they are stored
     swapped = dict(cb.task_overrides(tid))
     for name, target in (use or {}).items():
         full = cb.resolve_name(name, version=rec["version"])
@@ -202,14 +216,14 @@ def replay_task(cb: Codebase, task_id: str, use: dict[str, str] | None = None) -
     error = rec.get("error")
     recording = Recording(events, codec.from_wire(rec.get("result")) if not error else None, error,
                           rec.get("result") if not error else None)
-    handler = _ReplayHandler(events)
+    handler = Replayer(events, logs_as_output=True)
     outcome = replay(lambda: call(obj, list(args), dict(kwargs)), recording, handler=handler)
     causes = []
     if not outcome.identical:
         for d in image.defs.values():
             for w in d.warnings:
                 causes.append(f"{d.module}.{d.names[0]}: {w} (a hidden effect: not recorded, so not replayed)")
-    return TaskReplay(tid, outcome, handler.logs, swapped, causes)
+    return TaskReplay(tid, outcome, handler.logs, swapped, causes, _change(outcome, error), error)
 
 
 class _ResumeHandler(Replayer):
@@ -238,18 +252,18 @@ def resume_task(cb: Codebase, task_id: str) -> TaskRun:
     if rec.get("durability") == "off" or rec.get("args_note"):
         raise UcodeError(f"task {tid} cannot be resumed: its effects or arguments were not recorded",
                          hint="tasks run with --durability durable (or batched) can be resumed")
-    events = [EffectEvent(**e) for e in cb.task_events(tid) if "corrupt" not in e]
+    events = [EffectEvent._make(e) for e in cb.task_event_rows(tid) if isinstance(e, list)]
     obj, _image = cb.runtime.load(rec["entry"], version=rec["version"], at=rec["position"],
                                   overrides=cb.task_overrides(tid) or None)
     durability = str(rec.get("durability", "batched"))
-    buffer: list[dict[str, Any]] = []
+    buffer: list[EffectEvent] = []
 
     def on_event(ev: EffectEvent) -> None:
-        ev = EffectEvent(**{**ev.to_dict(), "seq": len(events) + ev.seq})
+        ev = ev._replace(seq=len(events) + ev.seq)
         if durability == "durable":
-            cb.task_events_append(tid, [ev.to_dict()])
+            cb.task_events_append(tid, [ev])
         else:
-            buffer.append(ev.to_dict())
+            buffer.append(ev)
 
     handler = _ResumeHandler(events, Recorder(on_event=on_event))
     with effects.using(handler), effects.using_store(cb, tid):
