@@ -1181,3 +1181,19 @@ def test_from_builtins_import_keeps_the_builtin() -> None:
     base = compile_original(src, "Base")
     normalized = compile_normalized(d, {"m.Base": base})
     assert normalized().hello() == "base!"
+
+
+def test_two_plain_imports_of_one_package_both_run() -> None:
+    # `import email` then `import email.mime.text`: both bind `email`, and the code needs the submodule
+    both = "import email\nimport email.mime.text\n\ndef f(s):\n    return email.mime.text.MIMEText(s).get_payload()\n"
+    d = defn(both)
+    assert d.imports == ["import email; import email.mime.text"]
+    assert h(both) == h("import email.mime.text\nimport email\n" + both.split("\n", 2)[2])  # line order: same hash
+    assert h(both) != h("import email\n\ndef f(s):\n    return email.mime.text.MIMEText(s).get_payload()\n")
+    # a conditional import keeps "the first one wins" (feature detection must not import both)
+    cond = ("try:\n    import simplejson as json\nexcept ImportError:\n    import json\n\n"
+            "def f(s):\n    return json.loads(s)\n")
+    assert defn(cond).imports == ["import simplejson"]
+    guarded = ("import xml\ntry:\n    import xml.nope\nexcept ImportError:\n    pass\n\n"
+               "def f():\n    return xml.__name__\n")
+    assert defn(guarded).imports == ["import xml"]

@@ -351,3 +351,16 @@ def test_old_code_is_dropped_when_nothing_uses_it(cb: Codebase, write: Write) ->
     assert old_ref() is None  # the last user of the old code is gone: so is the old code
     assert cb.runtime.collect() >= 2  # and the cache forgets the old handler and helper
     assert cb.function("handler") is new  # the current code is kept
+
+
+def test_a_submodule_imported_beside_its_package_is_loaded(cb: Codebase, write: Write,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import xml.dom.minidom
+
+    # as in a fresh process: the submodule is not loaded, and its package has no attribute for it yet
+    monkeypatch.delitem(sys.modules, "xml.dom.minidom")
+    monkeypatch.delattr(xml.dom, "minidom")
+    cb.add([write("m.py", "import xml\nimport xml.dom.minidom\n\ndef f():\n"
+                          "    return xml.dom.minidom.parseString('<a>hi</a>').documentElement.tagName\n")])
+    assert cb.function("f")() == "a"

@@ -378,3 +378,23 @@ def test_config_and_time_filters_through_the_cli(tmp_path: Path, monkeypatch: py
     assert json.loads(ucode("task", "prune", "--older-than", "2000-01-01", "--json").stdout) == {"pruned": 0}
     assert json.loads(ucode("task", "prune", "--older-than", "1d", "--json").stdout) == {"pruned": 0}
     assert json.loads(ucode("task", "prune", "--older-than", "0s", "--json").stdout) == {"pruned": 1}
+
+
+def test_log_lines_filtered_by_task_name_time_and_text(shop: Codebase, write: Write) -> None:
+    import time
+
+    from ucode.cli import app as cli_app
+
+    shop.add([write("shop3.py", SHOP_V3)])
+    one = shop.run_task("checkout", ["apple"])
+    two = shop.run_task("checkout3", ["apple", "pear"])
+    every = shop.log_lines()
+    assert [(x["task"], x["line"]) for x in every] == [(one.id, "checkout n=1"), (two.id, "checkout n=2")]
+    assert [x["task"] for x in shop.log_lines(name="checkout3")] == [two.id]
+    assert [x["task"] for x in shop.log_lines(task=one.id)] == [one.id]
+    assert shop.log_lines(grep="n=2")[0]["name"] == "shop3.checkout3"
+    assert shop.log_lines(since=time.time() + 60) == []
+    res = CliRunner().invoke(cli_app, ["--store", str(shop.path), "log", "--since", "1h", "--name", "checkout3",
+                                       "--json"])
+    assert res.exit_code == 0, res.output
+    assert [x["line"] for x in json.loads(res.stdout)] == ["checkout n=2"]

@@ -1195,27 +1195,25 @@ def task_prune(
 def log_(
     ctx: typer.Context,
     task_id: Annotated[str | None, typer.Option("--task", metavar="ID", help="Only this task's lines.")] = None,
+    name: Annotated[str | None, typer.Option("--name", metavar="N", help="Only tasks of this entry point.")
+                    ] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="WHEN",
+                                              help="Only tasks started since WHEN (2h, 7d, 2026-11-27, today).")
+                     ] = None,
     grep: Annotated[str | None, typer.Option("--grep", metavar="TEXT", help="Only lines containing TEXT.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The log lines (effects.log) of recorded tasks, oldest first.
 
-    Example: ucode log --grep lookupUserV2
+    Example: ucode log --grep lookupUserV2 --since 1d
     """
-    from ucode import codec
+    import time as _time
+
+    from ucode.timespec import parse_instant
 
     with _session(ctx, as_json=as_json) as cb:
-        recs = [cb.task(task_id)] if task_id else list(reversed(cb.tasks()))
-        lines = []
-        for rec in recs:
-            for e in cb.task_events(rec["id"]):
-                if e.get("name") != "log":
-                    continue
-                args = codec.from_wire(e["args"])
-                fields = " ".join(f"{k}={v!r}" for k, v in codec.from_wire(e["kwargs"]).items())
-                text = f"{args[0] if args else ''} {fields}".rstrip()
-                if grep is None or grep in text:
-                    lines.append({"task": rec["id"], "seq": e["seq"], "line": text})
+        start = None if since is None else parse_instant(since, now=_time.time(), bare_unit="h")
+        lines = cb.log_lines(task=task_id, name=name, since=start, grep=grep)
     if as_json:
         _emit(lines)
         return

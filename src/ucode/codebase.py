@@ -1271,6 +1271,27 @@ class Codebase:
             recs = [self._unpack(raw, "tasks", key) for key, raw in self._prefix(txn, "tasks", b"")]
         return sorted(recs, key=lambda r: (r.get("started", 0), r["id"]), reverse=True)
 
+    def log_lines(self, *, task: str | None = None, name: str | None = None, since: float | None = None,
+                  grep: str | None = None) -> list[dict[str, Any]]:
+        """The log lines (``effects.log``) of recorded tasks, oldest first, as ``{task, name, seq, time,
+        line}``: of one ``task``, of the tasks of entry point ``name``, of tasks started at or after
+        ``since``, lines containing ``grep``."""
+        from ucode import codec
+
+        recs = [self.task(task)] if task else list(reversed(self.task_list(name=name, since=since)))
+        out: list[dict[str, Any]] = []
+        for rec in recs:
+            for e in self.task_event_rows(rec["id"]):
+                if isinstance(e, dict) or e[1] != "log":
+                    continue
+                args = codec.from_wire(e[2])
+                fields = " ".join(f"{k}={v!r}" for k, v in codec.from_wire(e[3]).items())
+                text = f"{args[0] if args else ''} {fields}".rstrip()
+                if grep is None or grep in text:
+                    out.append({"task": rec["id"], "name": rec.get("entry", rec.get("name")), "seq": e[0],
+                                "started": rec.get("started"), "line": text})
+        return out
+
     def task_list(self, *, failed: bool = False, name: str | None = None,
                   since: float | None = None) -> list[dict[str, Any]]:
         """Task summaries (id, name, status, version, times, hashes), newest first: only failed or

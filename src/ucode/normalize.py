@@ -191,17 +191,30 @@ class _ModuleTable:
         self.bindings: dict[str, _Binding] = {}
         self.star_modules: list[str] = []  # codebase modules star-imported
         self.external_stars: list[str] = []
+        self._plain: set[str] = set()  # names bound only by unconditional ``import a.b`` statements
 
-    def bind(self, name: str, binding: _Binding) -> None:
+    def bind(self, name: str, binding: _Binding, *, plain_import: bool = False) -> None:
         # The first import of a name wins (``try: import simplejson as json / except: import json``
-        # should read as the preferred one); a definition always wins over an import.
+        # should read as the preferred one); a definition always wins over an import. Except that
+        # unconditional ``import email`` and ``import email.mime.text`` both bind ``email`` and *both* must
+        # run (the second loads the submodule the code uses as ``email.mime.text``): they merge into one
+        # value, ``import email; import email.mime.text`` (sorted, so the order of the lines is not hashed).
         old = self.bindings.get(name)
+        if plain_import and old is not None and name in self._plain:
+            parts = sorted(set(old.value.split("; ")) | {binding.value})
+            self.bindings[name] = _Binding("import", "; ".join(parts), name)
+            return
+        if plain_import and old is None:
+            self._plain.add(name)
+        elif old is None or binding.kind == "def":
+            self._plain.discard(name)
         if old is not None and old.kind in ("import", "dep", "module") and binding.kind != "def":
             return
         self.bindings[name] = binding
 
-    def add_import(self, stmt: cst.Import | cst.ImportFrom) -> list[tuple[str, str]]:
-        """Record an import; return (local name, absolute target) pairs for codebase imports."""
+    def add_import(self, stmt: cst.Import | cst.ImportFrom, *, conditional: bool = False) -> list[tuple[str, str]]:
+        """Record an import (``conditional``: inside a top-level ``if``/``try``); return (local name,
+        absolute target) pairs for codebase imports."""
         found: list[tuple[str, str]] = []
         if isinstance(stmt, cst.Import):
             for alias in stmt.names:
@@ -220,7 +233,7 @@ class _ModuleTable:
                     if top in self.ctx.modules:
                         self.bind(top, _Binding("module", top))
                     else:
-                        self.bind(top, _Binding("import", f"import {mod}", top))
+                        self.bind(top, _Binding("import", f"import {mod}", top), plain_import=not conditional)
             return found
         # ImportFrom
         level = len(stmt.relative)
@@ -1786,7 +1799,7 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
                 table.bind(n, _Binding("def", ""))
         elif _is_import_block(stmt):
             for imp in _imports_in(stmt):
-                found = table.add_import(imp)
+                found = table.add_import(imp, conditional=not isinstance(stmt, cst.SimpleStatementLine))
                 if is_package:
                     for local, target in found:
                         if local == "*":

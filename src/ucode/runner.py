@@ -283,6 +283,8 @@ class Runtime:
 
 
 def _import(statement: str, local: str, who: str) -> Any:
+    if "; " in statement:  # `import email; import email.mime.text`: all run, all bind the same top module
+        return [_import(part, local, who) for part in statement.split("; ")][-1]
     words = statement.split(" ")
     try:
         if words[0] == "from":
