@@ -173,3 +173,24 @@ def test_golden_recording_replays() -> None:
     out = replay(checkout, rec, expected["args"][0])
     assert out.identical, out.divergence
     assert out.result == expected["result"]
+
+
+_VALUES = st.one_of(st.integers(-3, 3), st.integers(2**64, 2**65), st.booleans(), st.none(),
+                    st.floats(-2, 2, allow_nan=False).map(lambda f: round(f, 1)), st.sampled_from(["a", "b", ""]),
+                    st.decimals(-2, 2, places=1, allow_nan=False), st.lists(st.integers(0, 2), max_size=2))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_VALUES, max_size=3), st.lists(_VALUES, max_size=3))
+def test_the_fast_argument_check_agrees_with_comparing_wire_forms(recorded: list[object],
+                                                                  asked: list[object]) -> None:
+    from ucode import codec
+
+    @effects.effect(name="test.echo")
+    def echo(*args: object) -> int:
+        return len(args)
+
+    rec = record(lambda: echo(*recorded))
+    same = codec.to_wire(list(asked)) == codec.to_wire(list(recorded))
+    rows = [list(e) for e in rec.events]  # as the store keeps them
+    assert replay(lambda: echo(*asked), rec, handler=Replayer(rows)).identical is same

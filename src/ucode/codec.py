@@ -229,6 +229,25 @@ def _plain_copy(value: Any, depth: int = 0) -> Any:
 _NOT_PLAIN = object()
 
 
+def scalar_list(values: tuple[Any, ...] | list[Any]) -> list[Any] | None:
+    """``list(values)`` when every value is a scalar already in wire form (str, float, bool, bytes, None,
+    a 64-bit int), else None. The hot path of recording an effect's arguments: most are such scalars."""
+    for v in values:
+        t = type(v)
+        if t is int:
+            if not -(2**63) <= v < 2**64:
+                return None
+        elif t not in _SCALARS:
+            return None
+    return list(values)
+
+
+def is_scalar(value: Any) -> bool:
+    """Whether ``value`` is a scalar already in wire form (see :func:`scalar_list`)."""
+    t = type(value)
+    return t in _SCALARS or (t is int and -(2**63) <= value < 2**64)
+
+
 def to_wire(value: Any, *, where: str = "value") -> Any:
     """``value`` in msgpack-ready form (for embedding in a larger record)."""
     plain = _plain_copy(value)

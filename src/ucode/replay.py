@@ -105,19 +105,24 @@ class Recorder:
 
     def handle(self, spec: effects.EffectSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
                perform: Callable[[], Any]) -> Any:
-        wire_args = codec.to_wire(list(args), where=f"the arguments of effect {spec.name}")
-        wire_kwargs = codec.to_wire(kwargs, where=f"the keyword arguments of effect {spec.name}")
-        t0 = self.clock()
+        # Runs once per recorded effect, in production: scalars (most arguments and results) are their own
+        # wire form and skip the codec; the error messages' text is built only when a value needs it.
+        wire_args = codec.scalar_list(args)
+        if wire_args is None:
+            wire_args = codec.to_wire(list(args), where=f"the arguments of effect {spec.name}")
+        wire_kwargs = codec.to_wire(kwargs, where=f"the keyword arguments of effect {spec.name}") if kwargs else {}
+        clock = self.clock
+        t0 = clock()
         try:
             result = perform() if self.outer is None else self.outer.handle(spec, args, kwargs, perform)
         except Exception as exc:
             self._add(EffectEvent(len(self.events), spec.name, wire_args, wire_kwargs, None,
                                   {"type": type(exc).__qualname__, "module": type(exc).__module__,
-                                   "message": str(exc)}, spec.writes, self.clock() - t0))
+                                   "message": str(exc)}, spec.writes, clock() - t0))
             raise
-        wire = codec.to_wire(result, where=f"the result of effect {spec.name}")
-        self._add(EffectEvent(len(self.events), spec.name, wire_args, wire_kwargs, wire, None, spec.writes,
-                              self.clock() - t0))
+        duration = clock() - t0
+        wire = result if codec.is_scalar(result) else codec.to_wire(result, where=f"the result of effect {spec.name}")
+        self._add(EffectEvent(len(self.events), spec.name, wire_args, wire_kwargs, wire, None, spec.writes, duration))
         return result
 
     def _add(self, event: EffectEvent) -> None:
@@ -208,12 +213,28 @@ class Replayer:
     def handle(self, spec: effects.EffectSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
                perform: Callable[[], Any]) -> Any:
         # This runs once per replayed effect and is written for speed: a replay of effects that cost
-        # nothing live costs what this method costs. Locals, C-level comparisons, no codec on plain values.
+        # nothing live costs what this method costs. First the common case, inline: the next recorded
+        # event is this effect with equal scalar arguments of the same types and a scalar result.
         name = spec.name
-        if name == self._log_name:
-            return self._log(args, kwargs)
         events = self.events
         i = self.position
+        if i < len(events) and not kwargs and name != self._log_name:
+            ev = events[i]
+            rargs = ev[2]
+            if ev[1] == name and not ev[3] and ev[5] is None and len(args) == len(rargs):
+                for j, a in enumerate(args):
+                    b = rargs[j]
+                    if a != b or type(a) is not type(b):
+                        break
+                else:
+                    result = ev[4]
+                    if type(result) in _PLAIN:
+                        self.position = i + 1
+                        return result
+        # The general case: log lines, skipped recorded log lines, keyword arguments, typed values,
+        # recorded exceptions, divergences.
+        if name == self._log_name:
+            return self._log(args, kwargs)
         if i >= len(events):
             self._diverge(Divergence("extra", i, "(nothing)", _call_text(name, args, kwargs), ""))
         ev = events[i]
