@@ -20,10 +20,9 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
-from _common import PYTHON, Row, log, ms, time_call
+from _common import PYTHON, Row, log, ms, time_call, time_pairs
 
 from ucode.codebase import Codebase
 
@@ -122,15 +121,26 @@ def replay_speed(cb: Codebase, n: int, reps: int) -> list[Row]:
     rows = []
     for entry, label in (("work", "trivial effects"), ("slow", "0.5 ms effects")):
         count = n if entry == "work" else max(n // 10, 200) if reps < 3 else n
-        t0 = time.perf_counter()
-        run = cb.run_task(entry, count)
-        live = time.perf_counter() - t0
-        replayed = time_call(lambda t=run.id: cb.replay(t), max(reps // 2, 1), warmup=0)  # type: ignore[misc]
-        assert cb.replay(run.id).result.identical
+        # Live and replay are timed alike: interleaved, medians, after one untimed warm-up of each (a first
+        # run pays for imports and loading the closure; neither side should be charged for that).
+        cb.replay(cb.run_task(entry, 1).id)  # the warm-up: a short task, run and replayed
+        runs: list[str] = []
+
+        def live_run(e: str = entry, c: int = count, out: list[str] = runs) -> None:
+            out.append(cb.run_task(e, c).id)
+
+        def replay_run(out: list[str] = runs) -> None:
+            cb.replay(out[0])
+
+        lives = max(reps // 2, 1) if entry == "work" else 1  # one live run of 0.5 ms effects takes seconds
+        samples = time_pairs([live_run, replay_run], lives, warmup=0)
+        live, replayed = samples[0].median, samples[1]
+        assert cb.replay(runs[-1]).result.identical
         ratio = live / replayed.median
         rows.append(Row("tasks", f"replay of a task of {count:,} {label}: live vs replay", ms(replayed.median),
                         ms(live), f"{ratio:.1f}x faster", ">= 10x faster", ratio >= 10,
-                        {"live": live, "replay": replayed.to_dict(), "effects": count}))
+                        {"live": live, "live_samples": samples[0].to_dict(), "replay": replayed.to_dict(),
+                         "effects": count}))
         if entry == "work":
             # Replay serves an effect in (replay / n); live pays (live / n) + what the effect itself costs.
             # So replay is 10x faster than live for effects that cost at least 10 * replay/n - live/n.
