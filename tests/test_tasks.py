@@ -398,3 +398,21 @@ def test_log_lines_filtered_by_task_name_time_and_text(shop: Codebase, write: Wr
                                        "--json"])
     assert res.exit_code == 0, res.output
     assert [x["line"] for x in json.loads(res.stdout)] == ["checkout n=2"]
+
+
+def test_replaying_a_task_whose_code_is_no_longer_stored(shop: Codebase, store: Path) -> None:
+    import lmdb
+
+    run = shop.run_task("checkout", ["apple"])
+    gone = shop.task(run.id)["hash"]
+    shop.close()
+    env = lmdb.open(str(store), max_dbs=30)
+    with env.begin(write=True) as txn:  # a damaged or partly copied store: the entry point's records are gone
+        for table in (b"defs", b"src"):
+            txn.delete(gone.encode(), db=env.open_db(table, txn=txn))
+    env.close()
+    with Codebase(store) as again:
+        with pytest.raises(errors.TaskNotReplayableError, match="the code it ran is not in this store") as info:
+            again.replay(run.id)
+        assert info.value.task == run.id and "add the source it ran again" in (info.value.hint or "")
+        assert again.task(run.id)["status"] == "succeeded"  # the record itself is intact

@@ -21,6 +21,7 @@ __all__ = [
     "StoreError",
     "StoreVersionError",
     "StrictModeError",
+    "TaskNotReplayableError",
     "UcodeError",
     "VersionError",
 ]
@@ -137,6 +138,15 @@ class VersionError(UcodeError):
 
 class NothingToUndoError(UcodeError):
     """``undo`` found no change to undo."""
+
+
+class TaskNotReplayableError(UcodeError):
+    """A recorded task cannot be replayed (or resumed): ``reason`` says why, ``task`` which one."""
+
+    def __init__(self, task: str, reason: str, *, hint: str) -> None:
+        super().__init__(f"task {task} cannot be replayed: {reason}", hint=hint)
+        self.task = task
+        self.reason = reason
 
 
 class StoreError(UcodeError):

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ucode import codec, effects
 from ucode.codebase import DURABILITY
-from ucode.errors import UcodeError
+from ucode.errors import StoreCorruptError, TaskNotReplayableError, UcodeError
 from ucode.replay import Divergence, EffectEvent, Recorder, Recording, Replayer, ReplayResult, replay
 from ucode.runner import call, check_arguments
 
@@ -195,22 +195,30 @@ def replay_task(cb: Codebase, task_id: str, use: dict[str, str] | None = None) -
     rec = cb.task(task_id)
     tid = rec["id"]
     if rec.get("durability") == "off":
-        raise UcodeError(f"task {tid} ran with --durability off: its effects were not recorded",
-                         hint="run it again with --durability batched (the default) to be able to replay it")
+        raise TaskNotReplayableError(
+            tid, "it ran with --durability off: its effects were not recorded",
+            hint="run it again with --durability batched (the default) to be able to replay it")
     if rec.get("args_note"):
-        raise UcodeError(f"task {tid} cannot be replayed: {rec['args_note']}",
-                         hint="tasks replay when their arguments are plain data (as `ucode run` passes them)")
+        raise TaskNotReplayableError(
+            tid, rec["args_note"], hint="tasks replay when their arguments are plain data (as `ucode run` passes them)")
     raw = cb.task_event_rows(tid)
     corrupt = [e for e in raw if isinstance(e, dict)]
     if corrupt:
-        raise UcodeError(f"task {tid} has an unreadable event at seq {corrupt[0]['seq']}: {corrupt[0]['corrupt']}",
-                         hint="the other events are intact (ucode task show); this task cannot be replayed")
+        raise TaskNotReplayableError(
+            tid, f"it has an unreadable event at seq {corrupt[0]['seq']}: {corrupt[0]['corrupt']}",
+            hint="the other events are intact (ucode task show)")
     events: list[Any] = raw  # rows: the Replayer reads them as they are stored
     swapped = dict(cb.task_overrides(tid))
     for name, target in (use or {}).items():
         full = cb.resolve_name(name, version=rec["version"])
         swapped[full] = cb.resolve(target if target.startswith("#") else f"{full}@{target}")
-    obj, image = cb.runtime.load(rec["entry"], version=rec["version"], at=rec["position"], overrides=swapped)
+    try:
+        obj, image = cb.runtime.load(rec["entry"], version=rec["version"], at=rec["position"], overrides=swapped)
+    except StoreCorruptError as exc:  # a definition it ran is gone (a damaged or partly copied store)
+        raise TaskNotReplayableError(
+            tid, f"the code it ran is not in this store ({exc.message})",
+            hint="add the source it ran again (the same source gives the same hashes: ucode task show lists "
+                 "them), or replay it in the store it ran in") from None
     args = codec.from_wire(rec["args"])
     kwargs = codec.from_wire(rec["kwargs"])
     error = rec.get("error")
