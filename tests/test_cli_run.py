@@ -208,3 +208,15 @@ def test_replay_swap_script_runs(tmp_path: Path) -> None:
     assert "1 diverged (1 now succeeds)" in out.stdout
     shipped = out.stdout.split("$ ucode bind discountPercent '#")[-1]  # after the fix is bound in v1
     assert "checkout.discountPercent@v1: #" in shipped and "{'order': " in shipped  # the run succeeds
+
+
+def test_code_that_fails_while_it_is_loaded_is_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.py").write_text("RATES = {'eur': 1.0}\nRATES['usd'] = 1 / 0\n\ndef price(x):\n"
+                                     "    return x * RATES['eur']\n")
+    runner = CliRunner()
+    assert runner.invoke(app, ["--store", "s", "add", "bad.py"]).exit_code == 0
+    res = runner.invoke(app, ["--store", "s", "run", "price", "2"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert ("error: loading price failed: ZeroDivisionError: division by zero "
+            "(in ucode bad.RATES") in res.stderr and "line 2: RATES['usd'] = 1 / 0" in res.stderr

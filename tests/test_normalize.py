@@ -1092,9 +1092,9 @@ def test_definition_lines_and_sources() -> None:
     pm = parse('"""Module doc."""\n\n# comment\n\n@decorator\ndef f():\n    return 1\n\n\nclass C:\n    pass\n')
     assert pm.docstring == "Module doc."
     lines = {d.names[0]: d.line for d in pm.definitions}
-    assert lines == {"f": 5, "C": 10}
+    assert lines == {"f": 3, "C": 10}  # where each stored source starts in the file
     f = next(d for d in pm.definitions if d.names == ["f"])
-    # The comment above a definition is kept with its source.
+    # The comment above a definition is kept with its source (so the line is the comment's).
     assert f.source == "# comment\n\n@decorator\ndef f():\n    return 1\n"
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from ucode import errors
 from ucode.codebase import Codebase
-from ucode.runner import MissingImportError, UnboundDependencyError
+from ucode.runner import DefinitionFailedError, MissingImportError, UnboundDependencyError
 
 from .conftest import EXAMPLES
 
@@ -364,3 +364,18 @@ def test_a_submodule_imported_beside_its_package_is_loaded(cb: Codebase, write: 
     cb.add([write("m.py", "import xml\nimport xml.dom.minidom\n\ndef f():\n"
                           "    return xml.dom.minidom.parseString('<a>hi</a>').documentElement.tagName\n")])
     assert cb.function("f")() == "a"
+
+
+def test_traceback_lines_are_the_files_lines_with_comments_above_and_chains(cb: Codebase, write: Write) -> None:
+    import traceback
+
+    src = ("X = 1\n\n# a comment about f\n\n# and more\n@staticmethod\n\n# inner\ndef f():\n"
+           "    raise ValueError('x')\n\nREG = {}\nY = 2\nREG['f'] = f.__func__\nREG['boom'] = 1 / 0\n")
+    cb.add([write("m.py", src)])
+    with pytest.raises(ValueError) as exc:
+        cb.function("f").__func__()
+    frames = [f for f in traceback.extract_tb(exc.value.__traceback__) if f.filename.startswith("<ucode")]
+    assert (frames[-1].lineno, frames[-1].line) == (10, "raise ValueError('x')")
+    with pytest.raises(DefinitionFailedError) as failed:  # a chain: its statements keep their own lines
+        cb.function("REG")
+    assert "ZeroDivisionError" in failed.value.message and "line 15: REG['boom'] = 1 / 0" in failed.value.message

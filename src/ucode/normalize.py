@@ -1580,12 +1580,55 @@ def _assign_targets(stmt: cst.BaseSmallStatement) -> list[str] | None:
     return None
 
 
+def _reads_global(node: cst.CSTNode, name: str, index: _ScopeIndex) -> bool:
+    """Whether ``node`` reads the module-level ``name`` (not a local of a comprehension or lambda)."""
+    for n in _walk(node):
+        if type(n) is cst.Name and n.value == name:
+            acc = index.access.get(id(n))
+            if acc is not None and index.resolve(name, acc.scope) is None:
+                return True
+    return False
+
+
+def _continued_name(stmt: cst.CSTNode, index: _ScopeIndex) -> str | None:
+    """The module-level name a statement goes on defining, for the statements that read or change a
+    name bound before them: ``X = f(X)`` (``slow = lru_cache(slow)``), ``X += ...``, ``X[k] = v``,
+    ``X.attr = v``, ``X.method(...)`` (``HANDLERS["a"] = handle_a``, ``registry.register(Plugin)``).
+    Python runs them in order at import time; ucode stores them with the earlier definition of the name
+    as one definition (a *chain*), so the name means what it means after the module ran."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    small = stmt.body[0]
+    if isinstance(small, cst.AugAssign):
+        return small.target.value if isinstance(small.target, cst.Name) else None
+    if isinstance(small, (cst.Assign, cst.AnnAssign)):
+        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+        if len(targets) != 1 or small.value is None:
+            return None
+        target = targets[0]
+        if isinstance(target, cst.Name):
+            return target.value if _reads_global(small.value, target.value, index) else None
+        base: cst.BaseExpression = target
+        while isinstance(base, (cst.Subscript, cst.Attribute)):
+            base = base.value
+        return base.value if isinstance(base, cst.Name) else None
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func,
+                                                                                          cst.Attribute):
+        base = small.value.func
+        while isinstance(base, (cst.Subscript, cst.Attribute, cst.Call)):
+            base = base.func if isinstance(base, cst.Call) else base.value
+        return base.value if isinstance(base, cst.Name) else None
+    return None
+
+
 def _statement_lines(stmt: cst.CSTNode, first_line: int) -> dict[int, int]:
     """id(node) -> line for every node of a top-level statement whose first line is ``first_line``."""
     from libcst.metadata import PositionProvider
 
     lead = len(getattr(stmt, "leading_lines", ()))
-    wrapper = MetadataWrapper(cst.Module(body=[stmt]), unsafe_skip_copy=True)  # type: ignore[list-item]
+    # A chain is already a module (its lines are counted without the gaps between its statements).
+    module = stmt if isinstance(stmt, cst.Module) else cst.Module(body=[stmt])  # type: ignore[list-item]
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     return {id(n): pos.start.line - 1 - lead + first_line for n, pos in wrapper.resolve(PositionProvider).items()}
 
 
@@ -1785,18 +1828,39 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
     star_reexports: list[str] = []
     kinds: dict[int, tuple[str, list[str]]] = {}
     skipped: list[Skipped] = []
+    # Chains (see _continued_name): the last statement's index -> the indices of all its statements.
+    last_single: dict[str, int] = {}  # name -> the latest definition that binds that name alone
+    chains: dict[int, list[int]] = {}
+    absorbed: set[int] = set()
+
+    def continue_chain(name: str, i: int) -> None:
+        prev = last_single[name]
+        chains[i] = [*chains.pop(prev, [prev]), i]
+        absorbed.update(chains[i][:-1])
+        kinds[i] = ("block", [name])
+        last_single[name] = i
+
     for i, (stmt, text, sline) in enumerate(stmt_info):
         if isinstance(stmt, cst.FunctionDef):
             kinds[i] = ("function", [stmt.name.value])
             table.bind(stmt.name.value, _Binding("def", ""))
+            last_single[stmt.name.value] = i
         elif isinstance(stmt, cst.ClassDef):
             kinds[i] = ("class", [stmt.name.value])
             table.bind(stmt.name.value, _Binding("def", ""))
+            last_single[stmt.name.value] = i
         elif isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and _assign_targets(stmt.body[0]):
             names = _assign_targets(stmt.body[0]) or []
             kinds[i] = ("value", names)
             for n in names:
                 table.bind(n, _Binding("def", ""))
+            if len(names) == 1 and names[0] in last_single and _continued_name(stmt, index) == names[0]:
+                continue_chain(names[0], i)  # X = f(X): goes on defining X
+            else:
+                for n in names:
+                    last_single.pop(n, None)
+                if len(names) == 1:
+                    last_single[names[0]] = i
         elif _is_import_block(stmt):
             for imp in _imports_in(stmt):
                 found = table.add_import(imp, conditional=not isinstance(stmt, cst.SimpleStatementLine))
@@ -1812,6 +1876,9 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
             kinds[i] = ("block", block_names)
             for n in block_names:
                 table.bind(n, _Binding("def", ""))
+                last_single.pop(n, None)
+        elif (cont := _continued_name(stmt, index)) is not None and cont in last_single:
+            continue_chain(cont, i)  # X += ..., X[k] = v, X.attr = v, X.method(...)
         else:
             reason = _skip_reason(stmt)
             first = text.strip().splitlines()[0] if text.strip() else ""
@@ -1840,15 +1907,21 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
 
     definitions: list[NormalizedDefinition] = []
     for i, (kind, names) in kinds.items():
-        stmt, text, sline = stmt_info[i]
+        if i in absorbed:
+            continue  # part of a chain: stored with its last statement
+        node: cst.CSTNode
+        node, text, sline = stmt_info[i]
+        first_line = _source_first_line(node, text, sline)
+        if i in chains:
+            node, text, sline, first_line = _chain_statement([stmt_info[k] for k in chains[i]], path)
         live = [n for n in names if last_index[n] == i]
         if not live:
             skipped.append(Skipped(sline, f"shadowed by a later definition of {names[0]!r}", text.strip()[:80]))
             continue
-        body = stmt.body if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) else None
-        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and kind != "block" else stmt
+        body = node.body if isinstance(node, (cst.FunctionDef, cst.ClassDef)) else None
+        small = node.body[0] if isinstance(node, cst.SimpleStatementLine) and kind != "block" else node
         normalizer = _DefinitionNormalizer(small, names, kind, table, index, body)
-        r = normalizer.run(line_of_factory(sline, stmt))
+        r = normalizer.run(line_of_factory(sline, node))
         warnings = [Finding(w.code, w.message, w.line or sline) for w in r.warnings]
         # A block (a top-level `if`/`try`, or tuple unpacking) binds several names at once; each name is
         # its own definition: the whole block, and which of its names it stands for.
@@ -1859,7 +1932,7 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
                 NormalizedDefinition(
                     names=[selected] if kind == "block" else live, kind=kind, hash=h, imports=r.imports,
                     deps=r.deps, codebase_modules=r.codebase_modules, docstring=r.docstring,
-                    source=_strip_leading_blank(text), line=sline, warnings=warnings,
+                    source=_strip_leading_blank(text), line=first_line, warnings=warnings,
                     renamed_locals=r.renamed_locals, refs=r.refs, node=small, renames=r.renames, skip=r.skip,
                 )
             )
@@ -1868,6 +1941,42 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
         name=module, path=path, is_package=is_package, docstring=module_doc, definitions=definitions,
         reexports=reexports, star_reexports=star_reexports, skipped=skipped,
     )
+
+
+def _chain_statement(parts: list[tuple[cst.SimpleStatementLine | cst.BaseCompoundStatement, str, int]],
+                     path: str) -> tuple[cst.Module, str, int, int]:
+    """One definition of a chain's statements (see ``_continued_name``): a module holding them (what is
+    normalized and hashed: the statements in order, nothing between them), its source text (the
+    statements at their own lines, the lines between them replaced by a comment and blank lines, so
+    tracebacks point at the file's lines), its first statement's line and its source's first line."""
+    texts: list[str] = []
+    end = 0
+    start = 0
+    for k, (stmt, text, sline) in enumerate(parts):
+        first = _source_first_line(stmt, text, sline)
+        chunk = _strip_leading_blank(text)
+        if k == 0:
+            start = first
+        elif first > end:
+            gap = first - end
+            texts.append(f"# (lines {end}-{first - 1} of {path}: other statements)\n" + "\n" * (gap - 1))
+        texts.append(chunk)
+        end = first + chunk.count("\n")
+    module = cst.Module(body=[p[0] for p in parts])
+    return module, "".join(texts), parts[0][2], start
+
+
+def _source_first_line(stmt: cst.CSTNode, text: str, sline: int) -> int:
+    """The file line where ``_strip_leading_blank(text)`` starts: ``sline`` is the statement's own first
+    line, and the comment lines above it are kept in the source (the runner places the source at this
+    line, so tracebacks point at the file's lines)."""
+    lead = len(getattr(stmt, "leading_lines", ()))
+    removed = 0
+    for ln in text.splitlines()[:lead]:
+        if ln.strip():
+            break
+        removed += 1
+    return sline - (lead - removed)
 
 
 def _strip_leading_blank(text: str) -> str:
@@ -1944,6 +2053,8 @@ class _Renamer(cst.CSTTransformer):
 def normalized_code(defn: NormalizedDefinition) -> str:
     """The definition's normalized form as code (names canonical, docstring dropped)."""
     node = defn.node.visit(_Renamer(defn.renames, defn.skip))
+    if isinstance(node, cst.Module):  # a chain
+        return node.code
     if isinstance(node, cst.BaseSmallStatement):
         node = cst.SimpleStatementLine(body=[node])
     return cst.Module(body=[node]).code  # type: ignore[list-item]

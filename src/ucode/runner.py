@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from ucode.codebase import ClosureImage, Codebase, LoadedDefinition
 
 __all__ = [
-    "MissingImportError", "RunError", "Runtime", "Snapshot", "UnboundDependencyError", "call", "check_arguments",
-    "code_filename",
+    "DefinitionFailedError", "MissingImportError", "RunError", "Runtime", "Snapshot", "UnboundDependencyError",
+    "call", "check_arguments", "code_filename",
 ]
 
 
@@ -59,6 +59,29 @@ class MissingImportError(RunError):
 
 class UnboundDependencyError(RunError):
     """Raised *when called*: a stored definition uses a name that is not bound in its version."""
+
+
+class DefinitionFailedError(RunError):
+    """Building a stored definition raised: a module-level value, a decorator or a class body ran when
+    the definition was first loaded, and failed. ``error`` is the exception; ``where`` the stored line."""
+
+    def __init__(self, ref: str, exc: BaseException) -> None:
+        where = ""
+        tb = exc.__traceback__
+        while tb is not None:  # the innermost frame of stored code is where it failed
+            name = tb.tb_frame.f_code.co_filename
+            if name.startswith("<ucode "):
+                text = linecache.getline(name, tb.tb_lineno).strip()
+                where = f"{name[1:-1]} line {tb.tb_lineno}" + (f": {text}" if text else "")
+            tb = tb.tb_next
+        super().__init__(
+            f"loading {ref} failed: {type(exc).__name__}: {exc}" + (f" (in {where})" if where else ""),
+            hint="module-level code (values, decorators, class bodies) runs when a definition is first "
+                 "loaded; `ucode view NAME` shows its stored source",
+        )
+        self.ref = ref
+        self.error = exc
+        self.where = where
 
 
 def code_filename(module: str, name: str, h: str) -> str:
@@ -135,17 +158,23 @@ class Runtime:
         nothing changed since the last call: one read of the log position."""
         if overrides:
             image = self.codebase.load_closure(ref, version=version, at=at, overrides=overrides)
-            snap = Snapshot(self, image.version, image.position)
-            return self._build(image, snap), image
+            return self._build_entry(ref, image), image
         key = (ref, version, at)
         cached = self._entry_cache.get(key)
         if cached is not None and at is None and cached[0] == self.codebase.log_position():
             return cached[1], cached[2]
         image = self.codebase.load_closure(ref, version=version, at=at)
-        snap = Snapshot(self, image.version, image.position)
-        obj = self._build(image, snap)
+        obj = self._build_entry(ref, image)
         self._entry_cache[key] = (image.position, obj, image)
         return obj, image
+
+    def _build_entry(self, ref: str, image: ClosureImage) -> Any:
+        try:
+            return self._build(image, Snapshot(self, image.version, image.position))
+        except UcodeError:
+            raise
+        except Exception as exc:  # the stored code raised while it was being defined
+            raise DefinitionFailedError(ref, exc) from exc
 
     def load_many(self, refs: list[str], *, version: str | None = None, at: int | None = None) -> dict[str, Any]:
         """Several objects from one snapshot (what ``mount`` uses to fill a module)."""
