@@ -111,7 +111,7 @@ def measure_add(path: Path, reps: int) -> tuple[Row, dict[str, Any]]:
         def encode_all() -> None:
             enc = encoder({}, set())
             for s in mod.body:
-                hashing.definition_hash("value", enc.encode(s), [], [])
+                hashing.definition_hash("value", enc.encode(s), [], [], name="app.x")
 
         phases["_Encoder.encode + hash per stmt"] = encode_all
     norm: list[Any] = []

@@ -267,10 +267,16 @@ def test_alias_and_move_are_free(cb: Codebase, write: Write) -> None:
     assert sorted(b.name for b in cb.names("#" + h)) == ["m.f", "other.h"]
 
 
-def test_rename_of_source_keeps_hash(cb: Codebase, write: Write) -> None:
+def test_renaming_locals_keeps_the_hash_and_move_keeps_it_for_a_new_name(cb: Codebase, write: Write) -> None:
     cb.add([write("a.py", "def total(xs):\n    acc = 0\n    for x in xs:\n        acc += x\n    return acc\n")])
-    cb.add([write("b.py", "def sum_all(xs):\n    s = 0\n    for item in xs:\n        s += item\n    return s\n")])
-    assert cb.resolve("a.total") == cb.resolve("b.sum_all")
+    h = cb.resolve("a.total")
+    res = cb.add([write("a.py", "def total(xs):\n    s = 0\n    for item in xs:\n        s += item\n    return s\n")])
+    assert cb.resolve("a.total") == h and [n.status for n in res.names] == ["reformatted"]
+    cb.move("a.total", "a.sum_all")  # a new name for the same definition: no new hash
+    assert cb.resolve("a.sum_all") == h
+    # the same code in another module is another definition (another function object in Python)
+    cb.add([write("b.py", "def total(xs):\n    acc = 0\n    for x in xs:\n        acc += x\n    return acc\n")])
+    assert cb.resolve("b.total") != h
 
 
 def test_history_and_undo_append_inverse_events(cb: Codebase, write: Write) -> None:
@@ -524,3 +530,16 @@ def test_find_ranks_and_respects_versions(cb: Codebase, write: Write) -> None:
     cb.create_version("v2")
     cb.unbind("m.user@v2")
     assert [m.name for m in cb.find("user", version="v2")] == ["m.get_user", "m.Überuser"]
+
+
+def test_a_new_normalization_version_normalizes_unchanged_files_again(cb: Codebase, write: Write,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from ucode import hashing
+
+    path = write("m.py", "def f():\n    return 1\n")
+    cb.add([path])
+    assert cb.add([path]).wrote is False  # answered from the `files` table
+    monkeypatch.setattr(hashing, "NORMALIZATION", hashing.NORMALIZATION + 1)
+    again = cb.add([path])
+    assert again.wrote is True and [n.status for n in again.names] == ["unchanged"]  # normalized again
+    assert cb.add([path]).wrote is False

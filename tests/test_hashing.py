@@ -41,7 +41,7 @@ def test_digest_to_text_is_injective_on_digests(digest: bytes) -> None:
 
 
 def test_short() -> None:
-    full = hashing.definition_hash("value", ["Module", []], [], [])
+    full = hashing.definition_hash("value", ["Module", []], [], [], name="app.x")
     assert len(full) == hashing.FULL_LENGTH
     assert hashing.short(full) == "#" + full[:10]
     assert len(hashing.short(full)) == 1 + hashing.SHORT_LENGTH
@@ -79,7 +79,7 @@ def test_normalize_hash_ref(ref: str, expected: str | None) -> None:
 
 
 def test_normalize_hash_ref_accepts_every_real_hash_and_its_prefixes() -> None:
-    full = hashing.definition_hash("function", ["Name", "x"], ["import os"], ["app.f"])
+    full = hashing.definition_hash("function", ["Name", "x"], ["import os"], ["app.f"], name="app.x")
     for n in range(hashing.MIN_PREFIX, hashing.FULL_LENGTH + 1):
         assert hashing.normalize_hash_ref("#" + full[:n]) == full[:n]
         assert hashing.normalize_hash_ref("#" + full[:n].upper()) == full[:n]
@@ -90,35 +90,37 @@ def test_normalize_hash_ref_accepts_every_real_hash_and_its_prefixes() -> None:
 
 def test_definition_hash_is_deterministic_and_full_length() -> None:
     args = ("function", ["FunctionDef", ["name", ["Name", "_u_self"]]], ["import os"], ["app.g"])
-    h = hashing.definition_hash(*args)
-    assert h == hashing.definition_hash(*args)
+    h = hashing.definition_hash(*args, name="app.f")
+    assert h == hashing.definition_hash(*args, name="app.f")
     assert len(h) == hashing.FULL_LENGTH
     assert hashing.normalize_hash_ref(h) == h
 
 
 def test_definition_hash_depends_on_every_part() -> None:
-    base = hashing.definition_hash("function", ["Name", "x"], ["import os"], ["app.g"])
-    assert hashing.definition_hash("value", ["Name", "x"], ["import os"], ["app.g"]) != base
-    assert hashing.definition_hash("function", ["Name", "y"], ["import os"], ["app.g"]) != base
-    assert hashing.definition_hash("function", ["Name", "x"], ["import sys"], ["app.g"]) != base
-    assert hashing.definition_hash("function", ["Name", "x"], ["import os"], ["app.h"]) != base
-    assert hashing.definition_hash("function", ["Name", "x"], [], ["app.g"]) != base
-    assert hashing.definition_hash("function", ["Name", "x"], ["import os"], []) != base
+    base = hashing.definition_hash("function", ["Name", "x"], ["import os"], ["app.g"], name="app.x")
+    assert hashing.definition_hash("value", ["Name", "x"], ["import os"], ["app.g"], name="app.x") != base
+    assert hashing.definition_hash("function", ["Name", "y"], ["import os"], ["app.g"], name="app.x") != base
+    assert hashing.definition_hash("function", ["Name", "x"], ["import sys"], ["app.g"], name="app.x") != base
+    assert hashing.definition_hash("function", ["Name", "x"], ["import os"], ["app.h"], name="app.x") != base
+    assert hashing.definition_hash("function", ["Name", "x"], [], ["app.g"], name="app.x") != base
+    assert hashing.definition_hash("function", ["Name", "x"], ["import os"], [], name="app.x") != base
+    assert hashing.definition_hash("function", ["Name", "x"], ["import os"], ["app.g"], name="app.y") != base
+    assert hashing.definition_hash("function", ["Name", "x"], ["import os"], ["app.g"], name="lib.x") != base
 
 
 def test_definition_hash_distinguishes_str_and_int_leaves() -> None:
-    as_int = hashing.definition_hash("value", ["Int", 1], [], [])
-    assert as_int != hashing.definition_hash("value", ["Int", "1"], [], [])
+    as_int = hashing.definition_hash("value", ["Int", 1], [], [], name="app.x")
+    assert as_int != hashing.definition_hash("value", ["Int", "1"], [], [], name="app.x")
 
 
 def test_definition_hash_imports_and_deps_are_not_interchangeable() -> None:
-    assert hashing.definition_hash("value", [], ["x"], []) != hashing.definition_hash("value", [], [], ["x"])
+    one = hashing.definition_hash("value", [], ["x"], [], name="app.x")
+    assert one != hashing.definition_hash("value", [], [], ["x"], name="app.x")
 
 
 def test_definition_hash_accepts_tuples_like_lists() -> None:
-    assert hashing.definition_hash("value", [], ("a", "b"), ("c",)) == hashing.definition_hash(
-        "value", [], ["a", "b"], ["c"]
-    )
+    assert hashing.definition_hash("value", [], ("a", "b"), ("c",), name="app.x") == hashing.definition_hash(
+        "value", [], ["a", "b"], ["c"], name="app.x")
 
 
 @pytest.mark.parametrize(
@@ -131,19 +133,21 @@ def test_definition_hash_accepts_tuples_like_lists() -> None:
 )
 def test_definition_hash_rejects_unsorted_lists(imports: list[str], deps: list[str]) -> None:
     with pytest.raises(ValueError, match="sorted"):
-        hashing.definition_hash("function", [], imports, deps)
+        hashing.definition_hash("function", [], imports, deps, name="app.x")
 
 
 def test_definition_hash_known_vector() -> None:
-    """The scheme itself is pinned: msgpack of [scheme, kind, tree, imports, deps], blake3, base32."""
+    """The scheme itself is pinned: msgpack of [scheme, kind, name, tree, imports, deps], blake3, base32."""
     import blake3
     import msgpack
 
     tree = ["Module", [["Name", "x"], ["Int", "3"]]]
-    data = msgpack.packb([hashing.DEF_SCHEME, "value", tree, ["import os"], ["app.f"]], use_bin_type=True)
+    assert hashing.DEF_SCHEME == "ucode/def/2"
+    data = msgpack.packb([hashing.DEF_SCHEME, "value", "app.x", tree, ["import os"], ["app.f"]],
+                         use_bin_type=True)
     expected = hashing.digest_to_text(blake3.blake3(data).digest())
-    assert hashing.definition_hash("value", tree, ["import os"], ["app.f"]) == expected
-    assert hashing.pack_canonical([hashing.DEF_SCHEME, "value", tree, ["import os"], ["app.f"]]) == data
+    assert hashing.definition_hash("value", tree, ["import os"], ["app.f"], name="app.x") == expected
+    assert hashing.pack_canonical([hashing.DEF_SCHEME, "value", "app.x", tree, ["import os"], ["app.f"]]) == data
 
 
 # ---------------------------------------------------------------------------------- closure hashes
@@ -160,7 +164,7 @@ def _graph(edges: Mapping[str, Sequence[str | None]]) -> Callable[[str], Sequenc
 
 def _h(label: str) -> str:
     """A realistic definition hash for a test node."""
-    return hashing.definition_hash("function", ["Name", label], [], [])
+    return hashing.definition_hash("function", ["Name", label], [], [], name="app.x")
 
 
 A, B, C, D, E = (_h(x) for x in "abcde")
@@ -291,7 +295,7 @@ def test_deps_of_called_once_per_node() -> None:
 def test_deep_chain_does_not_hit_recursion_limit() -> None:
     n = 5000
     assert n > sys.getrecursionlimit() // 2
-    nodes = [hashing.definition_hash("function", ["Int", str(i)], [], []) for i in range(n)]
+    nodes = [hashing.definition_hash("function", ["Int", str(i)], [], [], name="app.x") for i in range(n)]
     edges: dict[str, list[str | None]] = {nodes[i]: [nodes[i + 1]] for i in range(n - 1)}
     edges[nodes[-1]] = []
     result = hashing.closure_hashes([nodes[0]], _graph(edges))
@@ -304,7 +308,7 @@ def test_deep_chain_does_not_hit_recursion_limit() -> None:
 
 def test_deep_cycle_does_not_hit_recursion_limit() -> None:
     n = 5000
-    nodes = [hashing.definition_hash("function", ["Int", str(i)], [], []) for i in range(n)]
+    nodes = [hashing.definition_hash("function", ["Int", str(i)], [], [], name="app.x") for i in range(n)]
     edges: dict[str, list[str | None]] = {nodes[i]: [nodes[(i + 1) % n]] for i in range(n)}
     first = hashing.closure_hashes([nodes[0]], _graph(edges))
     second = hashing.closure_hashes([nodes[n // 2]], _graph(edges))

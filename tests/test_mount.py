@@ -52,3 +52,41 @@ def test_unmount_removes_the_hook_and_the_modules(pkg: Codebase) -> None:
     assert "mpkg" not in sys.modules and hook not in sys.meta_path
     with pytest.raises(ImportError):
         import mpkg  # noqa: F401
+
+
+H11_EXCHANGE = '''
+import sys
+import ucode
+
+ucode.mount("h11", store=sys.argv[1])
+import h11
+
+assert h11.Connection.__init__.__code__.co_filename.startswith("<ucode h11._connection.Connection")
+client, server = h11.Connection(our_role=h11.CLIENT), h11.Connection(our_role=h11.SERVER)
+server.receive_data(client.send(h11.Request(method="GET", target="/", headers=[("Host", "example.com")]))
+                    + client.send(h11.EndOfMessage()))
+events = [type(server.next_event()).__name__, type(server.next_event()).__name__]
+reply = server.send(h11.Response(status_code=200, headers=[("Content-Length", "2")]))
+client.receive_data(reply + server.send(h11.Data(data=b"ok")) + server.send(h11.EndOfMessage()))
+got = [client.next_event(), client.next_event(), client.next_event()]
+assert h11.IDLE is not h11.SEND_BODY and h11.CLIENT is not h11.SERVER  # sentinels: one class each
+print(events, got[0].status_code, bytes(got[1].data), type(got[2]).__name__, client.our_state, server.our_state)
+'''
+
+
+def test_an_installed_package_runs_from_the_store(tmp_path: Path) -> None:
+    """h11 (installed with httpx): sentinel classes, a state machine as tables, `"...".format(**globals())`
+    at module level; stored, mounted in a fresh process, and a request/response exchanged."""
+    import os
+    import subprocess
+
+    import h11
+
+    store = tmp_path / "s"
+    with Codebase(store) as cb:
+        cb.add([Path(h11.__file__).parent])
+    out = subprocess.run([sys.executable, "-c", H11_EXCHANGE, str(store)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["['Request',", "'EndOfMessage']", "200", "b'ok'", "EndOfMessage", "DONE",
+                                  "DONE"]

@@ -379,3 +379,21 @@ def test_traceback_lines_are_the_files_lines_with_comments_above_and_chains(cb: 
     with pytest.raises(DefinitionFailedError) as failed:  # a chain: its statements keep their own lines
         cb.function("REG")
     assert "ZeroDivisionError" in failed.value.message and "line 15: REG['boom'] = 1 / 0" in failed.value.message
+
+
+def test_statements_that_differ_only_by_name_are_distinct_objects(cb: Codebase, write: Write) -> None:
+    cb.add([write("m.py", "A = []\nB = []\n\nclass FooError(Exception):\n    pass\n\n"
+                          "class BarError(Exception):\n    pass\n\ndef one():\n    return 1\n\ndef uno():\n"
+                          "    return 1\n\ndef f():\n    A.append(1)\n    try:\n        raise BarError('x')\n"
+                          "    except FooError:\n        return 'wrong handler'\n    except BarError:\n"
+                          "        return [len(A), len(B)]\n")])
+    assert cb.function("f")() == [1, 0]  # two lists, two exception classes
+    assert cb.function("FooError") is not cb.function("BarError")
+    assert (cb.function("one").__name__, cb.function("uno").__name__) == ("one", "uno")
+
+
+def test_globals_read_as_data_sees_the_module(cb: Codebase, write: Write) -> None:
+    cb.add([write("m.py", "word = r'[a-z]+'\nline = r'{word}( {word})*'.format(**globals())\n\n"
+                          "def lookup(name):\n    return globals()[name]\n\nLATER = 3\n")])
+    assert cb.function("line") == "[a-z]+( [a-z]+)*"
+    assert cb.function("lookup")("LATER") == 3 and cb.function("lookup")("word") == "[a-z]+"

@@ -536,7 +536,7 @@ def names(
 ) -> None:
     """List every name bound to a hash, in every version.
 
-    Example: ucode names '#6m2wdrnrix'
+    Example: ucode names '#moyffzojt3'
     """
     with _session(ctx, as_json=as_json) as cb:
         bindings = cb.names(ref)

@@ -636,6 +636,7 @@ class Codebase:
         for (f, text), (_f, pm) in zip(texts, modules, strict=True):
             rec = {
                 "digest": _source_digest(text), "path": str(f.path), "package": f.is_package, "ctx": ctx_digest,
+                "normalization": hashing.NORMALIZATION,
                 # star imports from stored modules depend on what those modules hold: never skip those
                 "volatile": bool(pm.star_reexports) or any(d.deps and "*" in d.refs for d in pm.definitions),
                 "names": [[n.name, n.hash, n.kind, n.line, [[w.code, w.message, w.line] for w in n.warnings]]
@@ -667,6 +668,7 @@ class Codebase:
             for f, text in texts:
                 rec = self._get(txn, "files", f.module.encode())
                 if (not isinstance(rec, dict) or rec.get("volatile") or rec.get("digest") != _source_digest(text)
+                        or rec.get("normalization") != hashing.NORMALIZATION
                         or rec.get("ctx") != ctx_digest or rec.get("path") != str(f.path)
                         or rec.get("package") != f.is_package):
                     return None

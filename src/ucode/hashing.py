@@ -31,6 +31,7 @@ __all__ = [
     "DEF_SCHEME",
     "FULL_LENGTH",
     "MIN_PREFIX",
+    "NORMALIZATION",
     "SHORT_LENGTH",
     "closure_hashes",
     "definition_hash",
@@ -39,8 +40,14 @@ __all__ = [
     "short",
 ]
 
-DEF_SCHEME = "ucode/def/1"
+DEF_SCHEME = "ucode/def/2"
 CLOSURE_SCHEME = "ucode/closure/1"
+NORMALIZATION = 2
+"""The version of what :mod:`ucode.normalize` produces for a given source (here, not there: the re-add
+fast path reads it without importing libcst). Bump it whenever that output changes (the hash scheme,
+chains, which imports merge, definition lines, ...): an unchanged file added before is then normalized
+again instead of being answered from the store's ``files`` table. 1: the first; 2: qualified names in
+hashes (``ucode/def/2``), chains, ``globals()`` dependencies, merged plain imports, source lines."""
 SHORT_LENGTH = 10
 FULL_LENGTH = 52
 MIN_PREFIX = 3
@@ -60,15 +67,21 @@ def _blake(data: bytes) -> str:
     return digest_to_text(blake3.blake3(data).digest())
 
 
-def definition_hash(kind: str, tree: Any, imports: Sequence[str], deps: Sequence[str]) -> str:
+def definition_hash(kind: str, tree: Any, imports: Sequence[str], deps: Sequence[str], *, name: str) -> str:
     """The full hash of a normalized definition.
+
+    ``name`` is the qualified name the definition defines (``app.lookupUser``): in Python a definition
+    *is* the object its statement binds, under its name, in its module (``class FooError(Exception):
+    pass`` and ``class BarError(Exception): pass`` are two classes; ``A = []`` and ``B = []`` are two
+    lists), so two statements that differ only by the name they bind are two definitions. Scheme 1 left
+    the name out and merged them into one object at run time.
 
     ``imports`` and ``deps`` must be the sorted lists the normalizer produced: the ``tree`` refers to them
     by position (``_u_i0``, ``_u_d0``, ...), so their order is part of the meaning.
     """
     if list(imports) != sorted(imports) or list(deps) != sorted(deps):
         raise ValueError("imports and deps must be sorted")
-    return _blake(_pack([DEF_SCHEME, kind, tree, list(imports), list(deps)]))
+    return _blake(_pack([DEF_SCHEME, kind, name, tree, list(imports), list(deps)]))
 
 
 def short(full_hash: str) -> str:

@@ -8,8 +8,10 @@ What a definition hashes to (see docs/hashing.md for the full rules):
 * Its structure, not its text: the encoder walks the libcst tree and drops whitespace, comments,
   parentheses, trailing commas and the docstring; strings and numbers are encoded by value
   (``'a'`` == ``"a"``, ``0x10`` == ``16``).
-* Its own name is the placeholder ``_u_self``: a rename or an alias keeps the hash, and a recursive call
-  means "this very definition".
+* Its own name is the placeholder ``_u_self`` in the tree (a recursive call means "this very
+  definition"), and the qualified name it defines is a separate part of the hash: in Python a statement
+  binds an object under its name in its module, so ``A = []`` and ``B = []`` are two definitions (two
+  lists), not one. ``ucode alias``/``move`` bind more names to the same hash without changing it.
 * Local variables are renamed ``_u_l0, _u_l1, ...`` in order of first occurrence (alpha-equivalence),
   unless the definition can observe local names (``locals()``, ``vars()``, ``eval``, ``exec``, ``dir()``,
   an f-string ``=`` specifier, frame introspection): then nothing is renamed in it. Parameter names,
@@ -1325,6 +1327,17 @@ class _Result:
 
 
 class _DefinitionNormalizer:
+    def _reads_globals(self, nodes: list[cst.CSTNode]) -> bool:
+        """Whether the definition calls the builtin ``globals()`` (or ``vars()`` with no argument)."""
+        for n in nodes:
+            if type(n) is cst.Call and type(n.func) is cst.Name and (
+                    n.func.value == "globals" or (n.func.value == "vars" and not n.args)):
+                acc = self.index.access.get(id(n.func))
+                if self.table.lookup(n.func.value) is None and (
+                        acc is None or self.index.resolve(n.func.value, acc.scope) is None):
+                    return True
+        return False
+
     def __init__(
         self,
         stmt: cst.CSTNode,
@@ -1333,6 +1346,7 @@ class _DefinitionNormalizer:
         table: _ModuleTable,
         index: _ScopeIndex,
         body_for_doc: cst.BaseSuite | None,
+        module_names: Sequence[str] = (),
     ) -> None:
         self.stmt = stmt
         self.names = names
@@ -1340,6 +1354,7 @@ class _DefinitionNormalizer:
         self.table = table
         self.index = index
         self.body_for_doc = body_for_doc
+        self.module_names = module_names  # what a `globals()` in this definition can reach
 
     def run(self, line_of: Callable[[cst.CSTNode], int]) -> _Result:
         stmt = self.stmt
@@ -1528,6 +1543,15 @@ class _DefinitionNormalizer:
                 deps.add(value)
             elif what == "import":
                 imports.add(value)
+
+        if self.module_names and self._reads_globals(nodes):
+            # `"{field_content}".format(**globals())`, `globals()[name]`: the module's namespace, read as
+            # data. A stored definition has its own globals, so every module-level definition it can see
+            # (those before it, for code that runs when it is defined) is a dependency.
+            for name in self.module_names:
+                if name not in self.names and table.bindings.get(name, _Binding("other", "")).kind == "def":
+                    deps.add(f"{table.module}.{name}")
+                    refs.setdefault(name, ["dep", f"{table.module}.{name}"])
 
         sorted_imports = sorted(imports)
         sorted_deps = sorted(deps)
@@ -1906,7 +1930,11 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
         return line_of
 
     definitions: list[NormalizedDefinition] = []
+    every_name = [n for _kind, names in kinds.values() for n in names]
+    before: list[str] = []  # the names defined by the statements before this one
     for i, (kind, names) in kinds.items():
+        seen = list(before)
+        before.extend(names)
         if i in absorbed:
             continue  # part of a chain: stored with its last statement
         node: cst.CSTNode
@@ -1920,14 +1948,17 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
             continue
         body = node.body if isinstance(node, (cst.FunctionDef, cst.ClassDef)) else None
         small = node.body[0] if isinstance(node, cst.SimpleStatementLine) and kind != "block" else node
-        normalizer = _DefinitionNormalizer(small, names, kind, table, index, body)
+        # what `globals()` can reach: code that runs when the definition is made sees what came before;
+        # a function or class body called later sees the whole module
+        reach = every_name if kind in ("function", "class") else seen
+        normalizer = _DefinitionNormalizer(small, names, kind, table, index, body, reach)
         r = normalizer.run(line_of_factory(sline, node))
         warnings = [Finding(w.code, w.message, w.line or sline) for w in r.warnings]
         # A block (a top-level `if`/`try`, or tuple unpacking) binds several names at once; each name is
         # its own definition: the whole block, and which of its names it stands for.
         selections = [(n, ["Select", n, r.tree]) for n in live] if kind == "block" else [(live[0], r.tree)]
         for selected, tree in selections:
-            h = hashing.definition_hash(kind, tree, r.imports, r.deps)
+            h = hashing.definition_hash(kind, tree, r.imports, r.deps, name=f"{module}.{selected}")
             definitions.append(
                 NormalizedDefinition(
                     names=[selected] if kind == "block" else live, kind=kind, hash=h, imports=r.imports,
