@@ -397,3 +397,24 @@ def test_globals_read_as_data_sees_the_module(cb: Codebase, write: Write) -> Non
                           "def lookup(name):\n    return globals()[name]\n\nLATER = 3\n")])
     assert cb.function("line") == "[a-z]+( [a-z]+)*"
     assert cb.function("lookup")("LATER") == 3 and cb.function("lookup")("word") == "[a-z]+"
+
+
+COMPAT = '''
+import sys
+if sys.version_info < (3, 0):
+    from itertools import imap as map
+else:
+    from functools import reduce
+try:
+    import simplejson as json
+except ImportError:
+    import json
+
+def f(xs):
+    return json.dumps(reduce(lambda a, b: a + b, map(abs, xs)))
+'''
+
+
+def test_imports_that_depend_on_the_python_are_decided_when_the_code_runs(cb: Codebase, write: Write) -> None:
+    cb.add([write("compat.py", COMPAT)])
+    assert cb.function("f")([-1, 2]) == "3"  # map: the builtin; reduce: functools'; json: whichever exists

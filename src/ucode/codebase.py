@@ -214,11 +214,11 @@ def _compile_for_cache(h: str, src: dict[str, Any]) -> bytes | None:
     does not have to; None if this Python cannot compile it (the runner will report it then)."""
     import marshal
 
-    from ucode.runner import code_filename
+    from ucode.runner import code_filename, compile_definition
 
-    padded = "\n" * (src["line"] - 1) + src["source"]
     try:
-        code = compile(padded, code_filename(src["module"], src["names"][0], h), "exec", dont_inherit=True)
+        code = compile_definition(src["source"], src["line"], code_filename(src["module"], src["names"][0], h),
+                                  src.get("futures", ()))
     except (SyntaxError, ValueError):
         return None
     return marshal.dumps(code)
@@ -245,6 +245,8 @@ class LoadedDefinition:
     code: bytes | None
     warnings: list[str]
     closure: str = ""
+    futures: list[str] = field(default_factory=list)
+    eager: frozenset[str] | None = None  # refs needed to define it (None: unknown, all of them)
 
 
 @dataclass
@@ -553,11 +555,13 @@ class Codebase:
                 chain = self._chain(txn, target) if version_exists else self._chain(txn, self._default(txn))
                 batch_modules: set[str] = set()
                 batch_names: set[str] = set()
-                for f, _text, mod in parsed:
+                for f, _text, _mod in parsed:
                     parts = f.module.split(".")
                     batch_modules.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-                    batch_names.update(f"{f.module}.{n}" for n in normalize.top_level_names(mod))
                 store_modules = {k.decode() for k, _ in self._prefix(txn, "modules", b"")}
+                for f, _text, mod in parsed:
+                    batch_names.update(f"{f.module}.{n}" for n in normalize.top_level_names(
+                        mod, module=f.module, is_package=f.is_package, modules=batch_modules | store_modules))
 
                 def is_name(fqn: str) -> bool:
                     return fqn in batch_names or self._lookup(txn, target, fqn, chain) is not None
@@ -746,6 +750,9 @@ class Codebase:
             warnings = [Warning(w.code, w.message, pm.path, w.line) for w in d.warnings]
             src = {"source": d.source, "path": pm.path, "line": d.line, "module": pm.name, "names": d.names,
                    "doc": d.docstring, "refs": d.refs, "warnings": [[w.code, w.message, w.line] for w in d.warnings]}
+            src["eager"] = d.eager
+            if d.futures:
+                src["futures"] = d.futures
             stored = self._get(txn, "defs", h.encode())
             reformatted = False
             if stored is None and h not in new_defs:
@@ -1472,7 +1479,8 @@ class Codebase:
                     hash=h, kind=rec["kind"], module=src["module"], path=src.get("path", ""),
                     line=src.get("line", 1), names=list(src["names"]), source=src["source"],
                     refs={k: (v_[0], v_[1]) for k, v_ in src.get("refs", {}).items()}, deps=deps, code=code,
-                    warnings=[w[1] for w in src.get("warnings", [])],
+                    warnings=[w[1] for w in src.get("warnings", [])], futures=list(src.get("futures", [])),
+                    eager=frozenset(src["eager"]) if "eager" in src else None,
                 )
         closures = hashing.closure_hashes(
             list(entries.values()), lambda x: [None if (d is None or d.startswith("module:")) else d
@@ -1656,7 +1664,8 @@ def _rehash(normalize: Any, rec: dict[str, Any], src: dict[str, Any]) -> str:
         closed.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
     deps = set(rec["deps"])
     ctx = normalize.Context(frozenset(closed), lambda fqn: fqn in deps)
-    text = "\n".join(prelude) + "\n" + src["source"]
+    futures = "".join(f"from __future__ import {f}\n" for f in src.get("futures", []))
+    text = futures + "\n".join(prelude) + "\n" + src["source"]
     pm = normalize.normalize_module(text, path=src.get("path", "<store>"), module=module, ctx=ctx)
     want = src["names"][0]
     for d in pm.definitions:

@@ -30,10 +30,12 @@ __all__ = [
     "CLOSURE_SCHEME",
     "DEF_SCHEME",
     "FULL_LENGTH",
+    "FUTURE_FEATURES",
     "MIN_PREFIX",
     "NORMALIZATION",
     "SHORT_LENGTH",
     "closure_hashes",
+    "components_of",
     "definition_hash",
     "digest_to_text",
     "is_hash_ref",
@@ -42,6 +44,11 @@ __all__ = [
 
 DEF_SCHEME = "ucode/def/2"
 CLOSURE_SCHEME = "ucode/closure/1"
+FUTURE_FEATURES = ("annotations",)
+"""``from __future__`` features that change what code means on the Pythons ucode supports (the others are
+mandatory there). A module's are recorded with each of its definitions, hashed (``["Future", features,
+tree]``) and given to ``compile()`` when the definition runs. A fixed list: hashes must not depend on
+the Python that computes them."""
 NORMALIZATION = 2
 """The version of what :mod:`ucode.normalize` produces for a given source (here, not there: the re-add
 fast path reads it without importing libcst). Bump it whenever that output changes (the hash scheme,
@@ -103,19 +110,12 @@ def normalize_hash_ref(ref: str) -> str | None:
     return body
 
 
-def closure_hashes(
-    roots: Iterable[str],
-    deps_of: Callable[[str], Sequence[str | None]],
-) -> dict[str, str]:
-    """Closure hashes for ``roots`` and everything they reach.
-
-    ``deps_of(h)`` returns, for definition ``h``, the hash each of its dependency names resolves to, in
-    the order of its sorted dependency names, or None for a name that does not resolve (a missing name is
-    part of what would run, so it is part of the closure hash).
-
-    Components are found with an iterative Tarjan (no recursion limit on deep chains) and hashed in
-    reverse topological order, so every external dependency's closure hash is known when it is needed.
-    """
+def _tarjan(
+    roots: Iterable[str], deps_of: Callable[[str], Sequence[str | None]],
+) -> tuple[list[list[str]], dict[str, int], dict[str, Sequence[str | None]]]:
+    """Strongly connected components of the graph reachable from ``roots`` (iterative Tarjan: no recursion
+    limit on deep chains), in reverse topological order (dependencies first); the component of each node;
+    and each node's edges (``deps_of`` is called once per node)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
@@ -166,7 +166,29 @@ def closure_hashes(
             if work:
                 parent = work[-1][0]
                 low[parent] = min(low[parent], low[node])
+    return components, component_of, edges
 
+
+def components_of(roots: Iterable[str], deps_of: Callable[[str], Sequence[str | None]]) -> dict[str, int]:
+    """For every node reachable from ``roots``: the id of its strongly connected component (two nodes
+    share an id exactly when each reaches the other: a cycle of definitions)."""
+    return _tarjan(roots, deps_of)[1]
+
+
+def closure_hashes(
+    roots: Iterable[str],
+    deps_of: Callable[[str], Sequence[str | None]],
+) -> dict[str, str]:
+    """Closure hashes for ``roots`` and everything they reach.
+
+    ``deps_of(h)`` returns, for definition ``h``, the hash each of its dependency names resolves to, in
+    the order of its sorted dependency names, or None for a name that does not resolve (a missing name is
+    part of what would run, so it is part of the closure hash).
+
+    Components are hashed in reverse topological order, so every external dependency's closure hash is
+    known when it is needed.
+    """
+    components, component_of, edges = _tarjan(roots, deps_of)
     result: dict[str, str] = {}
     # Tarjan emits components in reverse topological order: dependencies first.
     for cid, members in enumerate(components):

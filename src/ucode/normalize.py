@@ -35,7 +35,7 @@ import inspect
 import re
 import textwrap
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +122,8 @@ class NormalizedDefinition:
     node: cst.CSTNode = field(repr=False)
     renames: dict[int, str] = field(repr=False, default_factory=dict)
     skip: set[int] = field(repr=False, default_factory=set)
+    futures: list[str] = field(default_factory=list)  # the module's `from __future__` features it runs with
+    eager: list[str] = field(default_factory=list)  # refs used when it is defined (the others: at call time)
 
 
 @dataclass(frozen=True)
@@ -257,9 +259,11 @@ class _ModuleTable:
                 # Keep it a builtin: renamed ``_u_i0()``, a zero-argument ``super()`` loses its
                 # ``__class__`` cell and fails at run time.
                 continue
-            if full in self.ctx.modules:
+            if full in self.ctx.modules and not self.ctx.is_name(full):
                 self.bind(local, _Binding("module", full))
             elif absolute in self.ctx.modules:
+                # ``from .rules_core import block`` where rules_core/__init__ does ``from .block import
+                # block``: Python gives the package's attribute (the function), not the submodule
                 self.bind(local, _Binding("dep", full))
                 found.append((local, full))
             else:
@@ -1324,6 +1328,7 @@ class _Result:
     renames: dict[int, str]
     skip: set[int]
     refs: dict[str, list[str]]
+    eager: list[str]
 
 
 class _DefinitionNormalizer:
@@ -1347,7 +1352,11 @@ class _DefinitionNormalizer:
         index: _ScopeIndex,
         body_for_doc: cst.BaseSuite | None,
         module_names: Sequence[str] = (),
+        futures: Sequence[str] = (),
+        prior: _Binding | None = None,
     ) -> None:
+        self.futures = futures
+        self.prior = prior  # what its own name means when it reads it (X = f(X) after importing X)
         self.stmt = stmt
         self.names = names
         self.kind = kind
@@ -1403,14 +1412,42 @@ class _DefinitionNormalizer:
         consumed: set[int] = set()  # Name nodes replaced as part of an attribute chain
         qualnames: dict[int, str] = {}  # id(Name or Attribute) -> qualified name of an imported object
 
-        def classify_free(n: cst.Name) -> None:
+        # Which free names the definition uses *when it is defined* (class bases and bodies, decorators,
+        # defaults, a value's expression; annotations unless `from __future__ import annotations`), as
+        # opposed to inside a function body, at call time. The runner builds eager dependencies first and
+        # the others after, so a cycle (a class whose methods use a subclass of it) builds in a working
+        # order, as Python's top-to-bottom execution of the module does.
+        eager: set[str] = set()
+        unevaluated: set[int] = set()
+        if "annotations" in self.futures:
+            for n in nodes:
+                if type(n) is cst.Annotation:
+                    unevaluated.update(id(x) for x in _walk(n))
+
+        def deferred(n: cst.Name, scope: _Scope | None) -> bool:
+            if id(n) in unevaluated:
+                return True
+            while scope is not None:
+                if scope.kind == _FUNCTION:
+                    return True
+                if scope.parent is scope:
+                    return False
+                scope = scope.parent
+            return False
+
+        def classify_free(n: cst.Name, scope: _Scope | None = None, *, lazy: bool = False) -> None:
             name = n.value
+            if not lazy and not deferred(n, scope):
+                eager.add(name)
             if self.kind == "block" and name in self.names:
                 return  # a name the block binds itself: module-level, kept as written, no dependency
-            if name in self.names and table.bindings.get(name, _Binding("other", "")).kind == "def":
+            if name in self.names and self.prior is not None:
+                b: _Binding | None = self.prior
+            elif name in self.names and table.bindings.get(name, _Binding("other", "")).kind == "def":
                 free[id(n)] = ("self", SELF)
                 return
-            b = table.lookup(name)
+            else:
+                b = table.lookup(name)
             if b is None:
                 if name in _BUILTINS:
                     return
@@ -1446,7 +1483,7 @@ class _DefinitionNormalizer:
         for n in nodes:
             if type(n) is cst.Global:
                 for item in n.names:
-                    classify_free(item.name)
+                    classify_free(item.name, lazy=True)  # `global x` is inside a function
                 continue
             if type(n) is cst.Nonlocal:
                 scope = index.nonlocal_scope.get(id(n))
@@ -1472,13 +1509,13 @@ class _DefinitionNormalizer:
                         r = referents[0]
                         local_keys[id(n)] = (id(r.scope), r.name)
                     else:
-                        classify_free(n)
+                        classify_free(n, acc.scope)
                     continue
                 key = index.resolve(n.value, acc.scope)
                 if key is not None:
                     local_keys[id(n)] = key
                 else:
-                    classify_free(n)
+                    classify_free(n, acc.scope)
                 continue
             asg = index.assign.get(id(n))
             if asg is not None:
@@ -1490,7 +1527,7 @@ class _DefinitionNormalizer:
                     free[id(n)] = ("self", SELF)
                 else:
                     # ``global x`` then ``x = ...`` inside a function: module state.
-                    classify_free(n)
+                    classify_free(n, asg.scope)
 
         # Attribute chains on codebase modules (``app.lookupUser``) become a single dependency.
         chain_deps: dict[int, str] = {}
@@ -1584,7 +1621,7 @@ class _DefinitionNormalizer:
         warnings.extend(HazardScanner(table, qualnames, free, line_of, set(local_keys)).scan(nodes, self.kind))
         tree = _Encoder(renames, skip).encode(stmt)
         return _Result(tree, sorted_imports, sorted_deps, sorted(cb_modules), docstring, warnings,
-                       rename_locals, renames, skip, dict(sorted(refs.items())))
+                       rename_locals, renames, skip, dict(sorted(refs.items())), sorted(eager & refs.keys()))
 
 
 # ------------------------------------------------------------------------------------ public API
@@ -1751,6 +1788,33 @@ def _is_import_block(stmt: cst.CSTNode) -> bool:
     return False
 
 
+def _is_type_checking(test: cst.BaseExpression) -> bool:
+    return (isinstance(test, cst.Name) and test.value == "TYPE_CHECKING") or (
+        isinstance(test, cst.Attribute) and test.attr.value == "TYPE_CHECKING")
+
+
+def _runs_its_imports(stmt: cst.CSTNode, modules: frozenset[str]) -> bool:
+    """An ``if``/``try`` of imports from outside the codebase whose outcome depends on the Python that
+    runs it (``if sys.version_info < (3, 11): import tomli as tomllib``, ``try: import ujson as json /
+    except ImportError: import json``): stored as a block definition, so the branch is taken when it
+    runs, as Python does. Not ``if TYPE_CHECKING:`` (imports for annotations; they never run) nor blocks
+    importing codebase modules (those resolve through the store, as plain imports)."""
+    if not isinstance(stmt, (cst.If, cst.Try)) or (isinstance(stmt, cst.If) and _is_type_checking(stmt.test)):
+        return False
+    for imp in _imports_in(stmt):
+        if isinstance(imp, cst.ImportFrom):
+            if imp.relative or imp.module is None:
+                return False
+            targets = [_dotted(imp.module)]
+        else:
+            targets = [_dotted(alias.name) for alias in imp.names]
+        for target in targets:
+            parts = target.split(".")
+            if any(".".join(parts[:k]) in modules for k in range(1, len(parts) + 1)):
+                return False
+    return True
+
+
 def _imports_in(stmt: cst.CSTNode) -> Iterator[cst.Import | cst.ImportFrom]:
     for n in _walk(stmt):
         if isinstance(n, (cst.Import, cst.ImportFrom)):
@@ -1793,14 +1857,26 @@ def parse_source(source: str, *, path: str) -> cst.Module:
         raise SourceError(f"cannot parse: {type(exc).__name__}", path=path) from None
 
 
-def top_level_names(mod: cst.Module) -> list[str]:
-    """Names the module's definitions bind (cheap: no scope analysis)."""
+def top_level_names(mod: cst.Module, *, module: str = "", is_package: bool = False,
+                    modules: Set[str] = frozenset()) -> list[str]:
+    """Names the module's definitions bind (cheap: no scope analysis); for a package ``__init__``, also
+    the names its ``from ... import`` statements bind to things that are not modules (its re-exports:
+    ``from .block import block`` makes ``pkg.block`` the function, though ``pkg.block`` is a module too)."""
     names: list[str] = []
     for stmt in mod.body:
         if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             names.append(stmt.name.value)
         elif isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
             names.extend(_assign_targets(stmt.body[0]) or [])
+            imp = stmt.body[0]
+            if is_package and isinstance(imp, cst.ImportFrom) and not isinstance(imp.names, cst.ImportStar):
+                level = len(imp.relative)
+                target = _dotted(imp.module) if imp.module is not None else None
+                source = _resolve_relative(module, True, level, target) if level else (target or "")
+                for alias in imp.names:
+                    local = alias.asname.name if alias.asname is not None else alias.name
+                    if isinstance(local, cst.Name) and f"{source}.{_dotted(alias.name)}" not in modules:
+                        names.append(local.value)
     return names
 
 
@@ -1856,6 +1932,7 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
     last_single: dict[str, int] = {}  # name -> the latest definition that binds that name alone
     chains: dict[int, list[int]] = {}
     absorbed: set[int] = set()
+    prior: dict[int, _Binding] = {}  # X = f(X) where X was imported before: what the X it reads is
 
     def continue_chain(name: str, i: int) -> None:
         prev = last_single[name]
@@ -1876,16 +1953,23 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
         elif isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and _assign_targets(stmt.body[0]):
             names = _assign_targets(stmt.body[0]) or []
             kinds[i] = ("value", names)
+            before_binding = table.bindings.get(names[0]) if len(names) == 1 else None
             for n in names:
                 table.bind(n, _Binding("def", ""))
             if len(names) == 1 and names[0] in last_single and _continued_name(stmt, index) == names[0]:
                 continue_chain(names[0], i)  # X = f(X): goes on defining X
+            elif (before_binding is not None and before_binding.kind in ("import", "dep", "module")
+                  and _continued_name(stmt, index) == names[0]):
+                # `from ._parser import _parsetz` then `_parsetz = deprecated(_parsetz)`: the X it reads
+                # is the import, not itself
+                prior[i] = before_binding
+                last_single[names[0]] = i
             else:
                 for n in names:
                     last_single.pop(n, None)
                 if len(names) == 1:
                     last_single[names[0]] = i
-        elif _is_import_block(stmt):
+        elif _is_import_block(stmt) and not _runs_its_imports(stmt, table.ctx.modules):
             for imp in _imports_in(stmt):
                 found = table.add_import(imp, conditional=not isinstance(stmt, cst.SimpleStatementLine))
                 if is_package:
@@ -1929,6 +2013,11 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
 
         return line_of
 
+    futures = sorted({alias.name.value for st in mod.body if isinstance(st, cst.SimpleStatementLine)
+                      for imp in st.body if isinstance(imp, cst.ImportFrom) and imp.module is not None
+                      and _dotted(imp.module) == "__future__" and not isinstance(imp.names, cst.ImportStar)
+                      for alias in imp.names if isinstance(alias.name, cst.Name)
+                      and alias.name.value in hashing.FUTURE_FEATURES})
     definitions: list[NormalizedDefinition] = []
     every_name = [n for _kind, names in kinds.values() for n in names]
     before: list[str] = []  # the names defined by the statements before this one
@@ -1951,13 +2040,15 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
         # what `globals()` can reach: code that runs when the definition is made sees what came before;
         # a function or class body called later sees the whole module
         reach = every_name if kind in ("function", "class") else seen
-        normalizer = _DefinitionNormalizer(small, names, kind, table, index, body, reach)
+        normalizer = _DefinitionNormalizer(small, names, kind, table, index, body, reach, futures, prior.get(i))
         r = normalizer.run(line_of_factory(sline, node))
         warnings = [Finding(w.code, w.message, w.line or sline) for w in r.warnings]
         # A block (a top-level `if`/`try`, or tuple unpacking) binds several names at once; each name is
         # its own definition: the whole block, and which of its names it stands for.
         selections = [(n, ["Select", n, r.tree]) for n in live] if kind == "block" else [(live[0], r.tree)]
         for selected, tree in selections:
+            if futures:  # `from __future__ import annotations` changes what the code does: part of the hash
+                tree = ["Future", futures, tree]
             h = hashing.definition_hash(kind, tree, r.imports, r.deps, name=f"{module}.{selected}")
             definitions.append(
                 NormalizedDefinition(
@@ -1965,6 +2056,7 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
                     deps=r.deps, codebase_modules=r.codebase_modules, docstring=r.docstring,
                     source=_strip_leading_blank(text), line=first_line, warnings=warnings,
                     renamed_locals=r.renamed_locals, refs=r.refs, node=small, renames=r.renames, skip=r.skip,
+                    futures=futures, eager=r.eager,
                 )
             )
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DefinitionFailedError", "MissingImportError", "RunError", "Runtime", "Snapshot", "UnboundDependencyError",
-    "call", "check_arguments", "code_filename",
+    "call", "check_arguments", "code_filename", "compile_definition",
 ]
 
 
@@ -84,6 +84,21 @@ class DefinitionFailedError(RunError):
         self.where = where
 
 
+def compile_definition(source: str, line: int, filename: str,
+                       futures: list[str] | tuple[str, ...] = ()) -> types.CodeType:
+    """Compile a stored definition's source so that its code has the file's line numbers (the source
+    is placed at ``line``) and its module's future features (``futures``, see
+    :data:`ucode.hashing.FUTURE_FEATURES`: a definition is compiled on its own, without the module's
+    ``from __future__`` line)."""
+    import __future__
+
+    flags = 0
+    for name in futures:
+        flags |= getattr(__future__, name).compiler_flag
+    code: types.CodeType = compile("\n" * (line - 1) + source, filename, "exec", flags=flags, dont_inherit=True)
+    return code
+
+
 def code_filename(module: str, name: str, h: str) -> str:
     """The filename compiled code carries: tracebacks then show the qualified name and short hash."""
     return f"<ucode {module}.{name} {hashing.short(h)}>"
@@ -122,6 +137,29 @@ for _dunder in ("getitem", "setitem", "delitem", "iter", "len", "contains", "boo
                 "enter", "exit", "aiter", "await", "fspath"):
     setattr(_Unbound, f"__{_dunder}__", _unbound_use)
 del _dunder
+
+
+class _ModuleView(types.ModuleType):
+    """A stored module as stored code sees it outside a mount (see ``Runtime._module_view``)."""
+
+    def __init__(self, name: str, runtime: Runtime, version: str, position: int) -> None:
+        super().__init__(name)
+        self.__ucode_view__ = (runtime, version, position)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        runtime, version, position = self.__ucode_view__
+        full = f"{self.__name__}.{attr}"
+        if runtime.codebase.module_info(full) is not None:
+            value: Any = _ModuleView(full, runtime, version, position)
+        else:
+            try:
+                value = runtime.load(full, version=version, at=position)[0]
+            except UcodeError:
+                raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}") from None
+        setattr(self, attr, value)
+        return value
 
 
 @dataclass
@@ -220,6 +258,15 @@ class Runtime:
         compiled: dict[str, tuple[str, bytes]] = {}
         state: dict[str, int] = {}  # 1 = building, 2 = built
         pending: list[tuple[dict[str, Any], str, LoadedDefinition, str]] = []  # globals to finish later
+        cycles: list[dict[str, int]] = []
+
+        def cycle_of() -> dict[str, int]:
+            """Definition -> its strongly connected component (computed once, when a cycle needs it)."""
+            if not cycles:
+                cycles.append(hashing.components_of(
+                    list(defs), lambda x: [v for v in defs[x].deps.values()
+                                           if v is not None and not v.startswith("module:") and v in defs]))
+            return cycles[0]
 
         def build(h: str) -> Any:
             d = defs[h]
@@ -243,14 +290,34 @@ class Runtime:
                     dh = d.deps.get(target)
                     if dh is None:
                         g[local] = _Unbound(target, who, image.version)
+                    elif dh.startswith("module:"):  # the name is a stored module
+                        g[local] = self._module_view(dh[len("module:"):], d, build, state, snap)
                     elif state.get(dh) == 1:
                         pending.append((g, local, d, dh))  # a cycle: fill in once it is built
+                    elif (state.get(dh) != 2 and d.eager is not None and local not in d.eager
+                          and cycle_of().get(dh) == cycle_of().get(h)):
+                        # a cycle, and this name is used only when called (a method of Command using
+                        # Group, where `class Group(Command)` needs Command to exist): build it after
+                        pending.append((g, local, d, dh))
                     else:
                         g[local] = build(dh)
             code = self._code(d, compiled)
-            exec(code, g)  # defines the object under its own name in its own globals
+            # While it is defined, code may look its module up (dataclasses does, for string annotations:
+            # sys.modules[cls.__module__]): outside a mount there is no such module, so a stand-in holding
+            # the definition's globals is registered for the duration.
+            stand_in = None
+            if d.module not in sys.modules:
+                stand_in = sys.modules[d.module] = types.ModuleType(d.module)
+                stand_in.__dict__.update(g)
+            try:
+                exec(code, g)  # defines the object under its own name in its own globals
+            finally:
+                if stand_in is not None and sys.modules.get(d.module) is stand_in:
+                    del sys.modules[d.module]
             if d.names[0] in g:
                 obj = g[d.names[0]]
+            elif hasattr(builtins, d.names[0]):  # `if PY2: from itertools import imap as map`: the builtin
+                obj = getattr(builtins, d.names[0])
             else:  # a block (`if`/`try`) whose branch taken on this Python does not bind this name
                 obj = _Unbound(d.names[0], f"the block at {d.path}:{d.line}", image.version)
                 obj._message = (f"{d.module}.{d.names[0]} is not defined here: the block at {d.path}:{d.line} "
@@ -275,8 +342,10 @@ class Runtime:
 
     def _module_view(self, module: str, d: LoadedDefinition, build: Callable[[str], Any],
                      state: dict[str, int], snap: Snapshot) -> types.ModuleType:
-        """A module object exposing the attributes ``d`` uses of a stored module (``helpers.slugify``)."""
-        view = types.ModuleType(module)
+        """A module object exposing the attributes ``d`` uses of a stored module (``helpers.slugify``); any
+        other attribute is loaded when first used, from the same snapshot (``presets.js_default`` where
+        ``js_default = default`` is itself a module)."""
+        view: types.ModuleType = _ModuleView(module, self, snap.version, snap.position)
         prefix = module + "."
         for dep, dh in d.deps.items():
             if not dep.startswith(prefix) or dh is None:
@@ -286,7 +355,7 @@ class Runtime:
             for i, p in enumerate(parts[:-1]):
                 sub = getattr(target, p, None)
                 if sub is None:
-                    sub = types.ModuleType(prefix + ".".join(parts[: i + 1]))
+                    sub = _ModuleView(prefix + ".".join(parts[: i + 1]), self, snap.version, snap.position)
                     setattr(target, p, sub)
                 target = sub
             if dh.startswith("module:"):
@@ -306,7 +375,7 @@ class Runtime:
                     return code
             except (ValueError, EOFError, TypeError):
                 pass  # a damaged cache entry: compile again
-        code = compile(padded, filename, "exec", dont_inherit=True)
+        code = compile_definition(d.source, d.line, filename, d.futures)
         compiled[d.hash] = (d.source, marshal.dumps(code))
         return code
 

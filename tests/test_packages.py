@@ -1,0 +1,49 @@
+"""Installed packages, stored and run from the store: the same program, imported directly and mounted.
+
+Each package is one ucode already depends on (directly or through its dev tools), so it is installed
+wherever the tests run. They cover what real code does at import time and ucode has to reproduce:
+sentinel classes, registries filled at module level, ``"...".format(**globals())``, ``from __future__
+import annotations`` with names imported only under ``TYPE_CHECKING``, version-dependent imports, class
+hierarchies in cycles, dataclasses, a package attribute shadowing its submodule.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ucode.codebase import Codebase
+
+PROGRAMS = {
+    "h11": "import h11\nc = h11.Connection(h11.CLIENT)\n"
+           "print(c.send(h11.Request(method='GET', target='/', headers=[('Host', 'a')])), c.our_state)",
+    "idna": "import idna\nprint(idna.encode('ドメイン.テスト'), idna.decode('xn--eckwd4c7c.xn--zckzah'))",
+    "markdown_it": "from markdown_it import MarkdownIt\nprint(MarkdownIt('commonmark').render('# hi *there*'))",
+    "packaging": "from packaging.version import Version\nfrom packaging.specifiers import SpecifierSet\n"
+                 "print(Version('1.2.3') < Version('1.10'), Version('2.0') in SpecifierSet('>=1.0,<3'))",
+    "sortedcontainers": "from sortedcontainers import SortedList, SortedDict\ns = SortedList([3, 1, 2])\n"
+                        "s.add(0)\nprint(list(s), list(SortedDict(b=1, a=2)), s.bisect_left(2))",
+}
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+
+@pytest.mark.parametrize("package", sorted(PROGRAMS))
+def test_an_installed_package_runs_the_same_from_the_store(package: str, tmp_path: Path) -> None:
+    mod = pytest.importorskip(package)
+    store = tmp_path / "s"
+    with Codebase(store) as cb:
+        cb.add([Path(mod.__file__).parent])  # type: ignore[arg-type]
+    direct = _run(PROGRAMS[package])
+    assert direct.returncode == 0, direct.stderr
+    mounted = _run(f"import ucode\nucode.mount({package!r}, store={str(store)!r})\n" + PROGRAMS[package]
+                   + f"\nimport {package}\nassert {package}.__spec__.loader.__class__.__name__ == 'Mount'")
+    assert mounted.returncode == 0, mounted.stderr
+    assert mounted.stdout == direct.stdout
