@@ -27,6 +27,17 @@ PROGRAMS = {
                  "print(Version('1.2.3') < Version('1.10'), Version('2.0') in SpecifierSet('>=1.0,<3'))",
     "sortedcontainers": "from sortedcontainers import SortedList, SortedDict\ns = SortedList([3, 1, 2])\n"
                         "s.add(0)\nprint(list(s), list(SortedDict(b=1, a=2)), s.bisect_left(2))",
+    "pluggy": "import pluggy\nspec, impl = pluggy.HookspecMarker('p'), pluggy.HookimplMarker('p')\n"
+              "class S:\n    @spec\n    def f(self, x): pass\nclass P:\n    @impl\n    def f(self, x): return x * 2\n"
+              "pm = pluggy.PluginManager('p')\npm.add_hookspecs(S)\npm.register(P())\nprint(pm.hook.f(x=3))",
+    "rich": "from rich.console import Console\nfrom rich.table import Table\n"
+            "c = Console(width=40, force_terminal=False, color_system=None)\nt = Table('a', 'b')\n"
+            "t.add_row('1', '2')\nc.print(t)\nc.print('[bold]hi[/bold] there')",
+    # not always installed (skipped then): dbos, in the benchmarks' environment, brings them
+    "click": "import click\n@click.command()\n@click.option('--n', default=2)\ndef hi(n):\n    click.echo('hi' * n)\n"
+             "hi(['--n', '3'], standalone_mode=False)",
+    "dateutil": "from dateutil import parser, relativedelta\n"
+                "print(parser.parse('2026-11-27 10:00') + relativedelta.relativedelta(months=1))",
 }
 
 

@@ -528,16 +528,18 @@ class Codebase:
         One write transaction: everything lands or nothing does. Re-adding unchanged code writes nothing.
         """
         from ucode import sources
-        from ucode.model import AddResult
+        from ucode.model import AddResult, SkippedStatement
 
         if namespace is not None:
             validate_name(namespace)
         if version is not None:
             validate_version(version)
-        files = sources.collect(list(paths), namespace)
+        passed_over: list[tuple[Path, str]] = []
+        files = sources.collect(list(paths), namespace, passed_over)
         texts = [(f, sources.read_source(f.path)) for f in files]
         fast = self._unchanged_add(texts, version)
         if fast is not None:
+            fast.skipped.extend(SkippedStatement(str(p), 1, reason, "") for p, reason in passed_over)
             return fast
 
         from ucode import normalize  # the write path is the only one that needs libcst
@@ -559,15 +561,32 @@ class Codebase:
                     parts = f.module.split(".")
                     batch_modules.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
                 store_modules = {k.decode() for k, _ in self._prefix(txn, "modules", b"")}
+                batch_imports: dict[str, dict[str, str]] = {}
                 for f, _text, mod in parsed:
                     batch_names.update(f"{f.module}.{n}" for n in normalize.top_level_names(
                         mod, module=f.module, is_package=f.is_package, modules=batch_modules | store_modules))
+                    batch_imports[f.module] = normalize.import_map(mod, f.module, f.is_package)
 
                 def is_name(fqn: str) -> bool:
                     return fqn in batch_names or self._lookup(txn, target, fqn, chain) is not None
 
+                def follow(fqn: str) -> str:
+                    seen = {fqn}
+                    while not is_name(fqn):
+                        module, _, leaf = fqn.rpartition(".")
+                        imports = batch_imports.get(module)
+                        if imports is None:
+                            rec = self._get(txn, "modules", module.encode())
+                            imports = rec.get("imports", {}) if isinstance(rec, dict) else {}
+                        nxt = imports.get(leaf)
+                        if nxt is None or nxt in seen:
+                            break
+                        seen.add(nxt)
+                        fqn = nxt
+                    return fqn
+
                 all_modules = frozenset(batch_modules | store_modules)
-                ctx = normalize.Context(all_modules, is_name)
+                ctx = normalize.Context(all_modules, is_name, follow)
                 modules: list[tuple[Any, ParsedModule]] = []
                 for i, (f, _text, mod) in enumerate(parsed):
                     if progress is not None:
@@ -620,8 +639,9 @@ class Codebase:
                     shown = " ".join(str(p) for p in paths)
                     self._append(txn, events, cause=f"add {shown}" + (f" --version {target}" if version else ""))
             wrote = True
+        skipped = result["skipped"] + [SkippedStatement(str(p), 1, reason, "") for p, reason in passed_over]
         return AddResult(
-            version=target, names=result["names"], skipped=result["skipped"], stale=result["stale"],
+            version=target, names=result["names"], skipped=skipped, stale=result["stale"],
             files=len(files), wrote=wrote, created_version=created,
         )
 
@@ -784,7 +804,7 @@ class Codebase:
         stale: list[str] = []
         for _f, pm in modules:
             rec = {"path": pm.path, "package": pm.is_package, "doc": pm.docstring,
-                   "skipped": [[s.line, s.reason, s.text] for s in pm.skipped]}
+                   "skipped": [[s.line, s.reason, s.text] for s in pm.skipped], "imports": pm.imports}
             if self._get(txn, "modules", pm.name.encode()) != rec:
                 module_recs[pm.name] = rec
             skipped.extend(SkippedStatement(pm.path, s.line, s.reason, s.text) for s in pm.skipped)

@@ -86,11 +86,16 @@ class Context:
 
     ``modules``: fully qualified names of modules that are in the codebase (this batch and the store);
     an import from one of them is a dependency, not an import. ``is_name(fqn)`` says whether a name is a
-    known definition (used to resolve attribute chains such as ``app.lookupUser``).
+    known definition (used to resolve attribute chains such as ``app.lookupUser``). ``follow`` resolves a
+    name through the imports of its module (see :func:`import_map`).
     """
 
     modules: frozenset[str] = frozenset()
     is_name: Callable[[str], bool] = lambda _fqn: False
+    # ``follow(fqn)``: where a name that is not a definition comes from when its module imported it
+    # (``pluggy._hooks.HookspecMarker`` -> ``pluggy._decorators.HookspecMarker``): Python's
+    # ``from ._hooks import HookspecMarker`` gets whatever ``_hooks`` holds under that name.
+    follow: Callable[[str], str] = lambda fqn: fqn
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,7 @@ class ParsedModule:
     reexports: list[Reexport]
     star_reexports: list[str]
     skipped: list[Skipped]
+    imports: dict[str, str] = field(default_factory=dict)  # import_map(): what its from-imports bind
 
 
 # ------------------------------------------------------------------------------ module-level table
@@ -262,6 +268,8 @@ class _ModuleTable:
             if full in self.ctx.modules and not self.ctx.is_name(full):
                 self.bind(local, _Binding("module", full))
             elif absolute in self.ctx.modules:
+                if not self.ctx.is_name(full):
+                    full = self.ctx.follow(full)
                 # ``from .rules_core import block`` where rules_core/__init__ does ``from .block import
                 # block``: Python gives the package's attribute (the function), not the submodule
                 self.bind(local, _Binding("dep", full))
@@ -1857,6 +1865,27 @@ def parse_source(source: str, *, path: str) -> cst.Module:
         raise SourceError(f"cannot parse: {type(exc).__name__}", path=path) from None
 
 
+def import_map(mod: cst.Module, module: str, is_package: bool) -> dict[str, str]:
+    """What the module's top-level ``from ... import`` statements bind: local name -> the fully qualified
+    name imported (``from ._decorators import HookspecMarker`` in ``pluggy._hooks``: ``HookspecMarker`` ->
+    ``pluggy._decorators.HookspecMarker``). Cheap: no scope analysis."""
+    out: dict[str, str] = {}
+    for stmt in mod.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for imp in stmt.body:
+            if not isinstance(imp, cst.ImportFrom) or isinstance(imp.names, cst.ImportStar):
+                continue
+            level = len(imp.relative)
+            target = _dotted(imp.module) if imp.module is not None else None
+            source = _resolve_relative(module, is_package, level, target) if level else (target or "")
+            for alias in imp.names:
+                local = alias.asname.name if alias.asname is not None else alias.name
+                if isinstance(local, cst.Name):
+                    out.setdefault(local.value, f"{source}.{_dotted(alias.name)}")
+    return out
+
+
 def top_level_names(mod: cst.Module, *, module: str = "", is_package: bool = False,
                     modules: Set[str] = frozenset()) -> list[str]:
     """Names the module's definitions bind (cheap: no scope analysis); for a package ``__init__``, also
@@ -2063,6 +2092,7 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
     return ParsedModule(
         name=module, path=path, is_package=is_package, docstring=module_doc, definitions=definitions,
         reexports=reexports, star_reexports=star_reexports, skipped=skipped,
+        imports=import_map(mod, module, is_package),
     )
 
 

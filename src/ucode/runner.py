@@ -258,15 +258,18 @@ class Runtime:
         compiled: dict[str, tuple[str, bytes]] = {}
         state: dict[str, int] = {}  # 1 = building, 2 = built
         pending: list[tuple[dict[str, Any], str, LoadedDefinition, str]] = []  # globals to finish later
-        cycles: list[dict[str, int]] = []
-
-        def cycle_of() -> dict[str, int]:
-            """Definition -> its strongly connected component (computed once, when a cycle needs it)."""
-            if not cycles:
-                cycles.append(hashing.components_of(
-                    list(defs), lambda x: [v for v in defs[x].deps.values()
-                                           if v is not None and not v.startswith("module:") and v in defs]))
-            return cycles[0]
+        # Cycles (definitions that reach each other: a class whose methods use its subclass) build in the
+        # order Python's run of the module gives: what a definition needs *to be defined* (its eager
+        # names) first; names it uses only when called are filled in once every member of the cycle
+        # that is being built has been defined, and before the cycle is handed to anything outside it
+        # (a value computed from it may call into it).
+        cycle: dict[str, int] = {}
+        if len(defs) > 1:
+            cycle = hashing.components_of(
+                list(defs), lambda x: [v for v in defs[x].deps.values()
+                                       if v is not None and not v.startswith("module:") and v in defs])
+        building: dict[int, int] = {}  # cycle -> members being built now
+        deferred: dict[int, list[tuple[dict[str, Any], str, LoadedDefinition, str]]] = {}
 
         def build(h: str) -> Any:
             d = defs[h]
@@ -276,6 +279,8 @@ class Runtime:
                 state[h] = 2
                 return obj
             state[h] = 1
+            mine = cycle.get(h, -1)
+            building[mine] = building.get(mine, 0) + 1
             g: dict[str, Any] = {
                 "__name__": d.module, "__builtins__": builtins, "__file__": d.path or None,
                 "__package__": d.module.rpartition(".")[0],
@@ -292,13 +297,11 @@ class Runtime:
                         g[local] = _Unbound(target, who, image.version)
                     elif dh.startswith("module:"):  # the name is a stored module
                         g[local] = self._module_view(dh[len("module:"):], d, build, state, snap)
-                    elif state.get(dh) == 1:
-                        pending.append((g, local, d, dh))  # a cycle: fill in once it is built
-                    elif (state.get(dh) != 2 and d.eager is not None and local not in d.eager
-                          and cycle_of().get(dh) == cycle_of().get(h)):
-                        # a cycle, and this name is used only when called (a method of Command using
-                        # Group, where `class Group(Command)` needs Command to exist): build it after
-                        pending.append((g, local, d, dh))
+                    elif state.get(dh) == 1 or (state.get(dh) != 2 and d.eager is not None
+                                                 and local not in d.eager and cycle.get(dh) == mine):
+                        # a member of this cycle being built, or one this definition uses only when
+                        # called (Command's methods use Group; `class Group(Command)` needs Command)
+                        deferred.setdefault(cycle.get(dh, -2), []).append((g, local, d, dh))
                     else:
                         g[local] = build(dh)
             code = self._code(d, compiled)
@@ -328,14 +331,25 @@ class Runtime:
             self._remember(d.closure, obj)
             snap.objects[h] = obj
             state[h] = 2
+            building[mine] -= 1
+            if building[mine] == 0:  # every member of this cycle being built is defined: complete it
+                todo = deferred.pop(mine, [])
+                while todo:
+                    gg, local, _dd, dh = todo.pop(0)
+                    if state.get(dh) == 1:
+                        pending.append((gg, local, _dd, dh))
+                    else:
+                        gg[local] = snap.objects[dh] if state.get(dh) == 2 else build(dh)
+                    todo.extend(deferred.pop(mine, []))
             return obj
 
         entry = build(image.entry)
         for h in image.entries.values():
             if state.get(h) != 2:
                 build(h)
-        for g, local, _d, dh in pending:
-            g[local] = snap.objects[dh] if dh in snap.objects else build(dh)
+        for todo in [*deferred.values(), pending]:
+            for g, local, _d, dh in todo:
+                g[local] = snap.objects[dh] if dh in snap.objects else build(dh)
         if compiled:
             self.codebase.store_code(compiled)
         return entry

@@ -47,8 +47,12 @@ def _check(path: Path, module: str) -> None:
         )
 
 
-def collect(paths: list[str | os.PathLike[str]], namespace: str | None = None) -> list[ModuleFile]:
-    """The module files named by ``paths`` (files and directories), in a stable order."""
+def collect(paths: list[str | os.PathLike[str]], namespace: str | None = None,
+            passed_over: list[tuple[Path, str]] | None = None) -> list[ModuleFile]:
+    """The module files named by ``paths`` (files and directories), in a stable order. A file found in a
+    directory whose name is not a module name (``unicode10-0-0.py``: Python loads such files only by
+    computed names, never by ``import``) is passed over, with the reason, into ``passed_over``; a file
+    named explicitly must have a valid name."""
     out: dict[str, ModuleFile] = {}
     prefix = f"{namespace}." if namespace else ""
     for raw in paths:
@@ -76,6 +80,9 @@ def collect(paths: list[str | os.PathLike[str]], namespace: str | None = None) -
                     continue
                 full = Path(dirpath) / fn
                 module, is_pkg = _module_for(Path(*top, full.relative_to(path)))
+                if passed_over is not None and module and not all(p.isidentifier() for p in module.split(".")):
+                    passed_over.append((full, f"{module!r} is not a module name `import` can use: file not stored"))
+                    continue
                 _check(full, module)
                 out[prefix + module] = ModuleFile(full, prefix + module, is_pkg)
                 found = True
