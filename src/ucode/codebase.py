@@ -225,7 +225,8 @@ def _compile_for_cache(h: str, src: dict[str, Any]) -> bytes | None:
 
 
 def _source_digest(source: str) -> str:
-    return hashing.digest_to_text(blake3.blake3(source.encode("utf-8")).digest())[:16]
+    # hex, not the base32 of hashes: this is compared, never shown, and runs once per loaded definition
+    return blake3.blake3(source.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -257,6 +258,7 @@ class ClosureImage:
     position: int
     defs: dict[str, LoadedDefinition]
     entries: dict[str, str] = field(default_factory=dict)
+    cycles: dict[str, int] = field(default_factory=dict)  # definition -> its strongly connected component
 
 
 @dataclass
@@ -1502,14 +1504,15 @@ class Codebase:
                     warnings=[w[1] for w in src.get("warnings", [])], futures=list(src.get("futures", [])),
                     eager=frozenset(src["eager"]) if "eager" in src else None,
                 )
+        cycles: dict[str, int] = {}
         closures = hashing.closure_hashes(
             list(entries.values()), lambda x: [None if (d is None or d.startswith("module:")) else d
-                                               for d in defs[x].deps.values()])
+                                               for d in defs[x].deps.values()], cycles)
         for h, d in defs.items():
             d.closure = closures[h]
         first = refs[0]
         return ClosureImage(entry=entries[first], entry_name=entry_names[first], version=v, position=pos,
-                            defs=defs, entries=entries)
+                            defs=defs, entries=entries, cycles=cycles)
 
     def module_info(self, module: str) -> dict[str, Any] | None:
         """The stored record of a module (path, package, doc, skipped statements), or None."""

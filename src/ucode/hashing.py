@@ -65,8 +65,17 @@ def _pack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
 
 
+_B32_PAIRS = [a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567"]
+_SHIFTS = tuple(range(250, -1, -10))
+
+
 def digest_to_text(digest: bytes) -> str:
     """Lowercase base32 without padding: 32 bytes -> 52 characters."""
+    if len(digest) == 32:
+        # the same text as base64.b32encode (pure Python in 3.11, and this runs three times per definition
+        # of a closure being loaded): 256 bits and 4 zero bits, as 26 pairs of base32 digits
+        n = int.from_bytes(digest, "big") << 4
+        return "".join([_B32_PAIRS[(n >> s) & 1023] for s in _SHIFTS])
     return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
 
 
@@ -178,6 +187,7 @@ def components_of(roots: Iterable[str], deps_of: Callable[[str], Sequence[str | 
 def closure_hashes(
     roots: Iterable[str],
     deps_of: Callable[[str], Sequence[str | None]],
+    cycles: dict[str, int] | None = None,
 ) -> dict[str, str]:
     """Closure hashes for ``roots`` and everything they reach.
 
@@ -186,9 +196,12 @@ def closure_hashes(
     part of what would run, so it is part of the closure hash).
 
     Components are hashed in reverse topological order, so every external dependency's closure hash is
-    known when it is needed.
+    known when it is needed. ``cycles``, if given, receives each node's component id (as
+    :func:`components_of`).
     """
     components, component_of, edges = _tarjan(roots, deps_of)
+    if cycles is not None:
+        cycles.update(component_of)
     result: dict[str, str] = {}
     # Tarjan emits components in reverse topological order: dependencies first.
     for cid, members in enumerate(components):

@@ -19,6 +19,7 @@ Resolution semantics (docs/resolution.md has the long form, with examples):
 from __future__ import annotations
 
 import builtins
+import collections.abc
 import importlib
 import inspect
 import linecache
@@ -28,7 +29,7 @@ import types
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ucode import hashing
 from ucode.errors import UcodeError
@@ -137,6 +138,32 @@ for _dunder in ("getitem", "setitem", "delitem", "iter", "len", "contains", "boo
                 "enter", "exit", "aiter", "await", "fspath"):
     setattr(_Unbound, f"__{_dunder}__", _unbound_use)
 del _dunder
+
+
+class _PlacedLines(collections.abc.Sequence[str]):
+    """A stored definition's source lines as linecache holds a file's: ``line`` is where the first is;
+    the lines before it read as empty."""
+
+    def __init__(self, line: int, lines: list[str]) -> None:
+        self._offset = line - 1
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return self._offset + len(self._lines)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._lines[i - self._offset] if i >= self._offset else "\n"
 
 
 class _ModuleView(types.ModuleType):
@@ -263,11 +290,7 @@ class Runtime:
         # names) first; names it uses only when called are filled in once every member of the cycle
         # that is being built has been defined, and before the cycle is handed to anything outside it
         # (a value computed from it may call into it).
-        cycle: dict[str, int] = {}
-        if len(defs) > 1:
-            cycle = hashing.components_of(
-                list(defs), lambda x: [v for v in defs[x].deps.values()
-                                       if v is not None and not v.startswith("module:") and v in defs])
+        cycle = image.cycles
         building: dict[int, int] = {}  # cycle -> members being built now
         deferred: dict[int, list[tuple[dict[str, Any], str, LoadedDefinition, str]]] = {}
 
@@ -379,9 +402,11 @@ class Runtime:
 
     def _code(self, d: LoadedDefinition, compiled: dict[str, tuple[str, bytes]]) -> types.CodeType:
         filename = code_filename(d.module, d.names[0], d.hash)
-        padded = "\n" * (d.line - 1) + d.source
-        # Register the stored source so tracebacks show its lines (mtime None: never invalidated).
-        linecache.cache[filename] = (len(padded), None, padded.splitlines(keepends=True), filename)
+        # Register the stored source so tracebacks show its lines (mtime None: never invalidated); the
+        # lines before the definition are not materialized (a late definition of a long file would
+        # cost a list of thousands of empty lines each).
+        lines = _PlacedLines(d.line, d.source.splitlines(keepends=True))
+        linecache.cache[filename] = (len(d.source) + d.line - 1, None, lines, filename)  # type: ignore[assignment]
         if d.code is not None:
             try:
                 code = marshal.loads(d.code)
