@@ -33,6 +33,8 @@ PROGRAMS = {
     "rich": "from rich.console import Console\nfrom rich.table import Table\n"
             "c = Console(width=40, force_terminal=False, color_system=None)\nt = Table('a', 'b')\n"
             "t.add_row('1', '2')\nc.print(t)\nc.print('[bold]hi[/bold] there')",
+    # data files (cacert.pem) read through importlib.resources, from where the package was added
+    "certifi": "import certifi, os\nprint(os.path.basename(certifi.where()), len(certifi.contents()) > 1000)",
     # not always installed (skipped then): dbos, in the benchmarks' environment, brings them
     "click": "import click\n@click.command()\n@click.option('--n', default=2)\ndef hi(n):\n    click.echo('hi' * n)\n"
              "hi(['--n', '3'], standalone_mode=False)",

@@ -68,6 +68,17 @@ class Mount(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
         return None  # the default module object
 
+    def get_resource_reader(self, fullname: str) -> Any:
+        """``importlib.resources`` for a mounted package: the store holds code, not data files, so they
+        are read from the directory the package was added from, when it is still there (certifi's
+        ``cacert.pem``); None otherwise (``importlib.resources`` then says the resource is missing)."""
+        from importlib.readers import FileReader
+
+        path = (self.codebase.module_info(fullname) or {}).get("path")
+        if not path or not os.path.exists(path):
+            return None
+        return FileReader(types.SimpleNamespace(path=path))  # type: ignore[arg-type]
+
     def exec_module(self, module: types.ModuleType) -> None:
         fullname = module.__name__
         info = self.codebase.module_info(fullname) or {}
