@@ -90,3 +90,26 @@ def test_an_installed_package_runs_from_the_store(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["['Request',", "'EndOfMessage']", "200", "b'ok'", "EndOfMessage", "DONE",
                                   "DONE"]
+
+
+def test_module_code_runs_when_the_module_is_imported(cb: Codebase, write: Write) -> None:
+    # a registry in one module, filled by a top-level call in another (pathspec's register_pattern), and a
+    # Windows-only import with a fallback (dateutil's `from .win import tzwin`)
+    write("rpkg/__init__.py", "from .api import lookup\nfrom . import plugins\n")
+    write("rpkg/api.py", "_REGISTRY = {}\n\ndef register(name, value):\n    _REGISTRY[name] = value\n\n"
+                         "def lookup(name):\n    return _REGISTRY[name]\n")
+    write("rpkg/plugins.py", "import sys\nfrom .api import register\n\ndef shout(s):\n    return s.upper()\n\n"
+                             "try:\n    from .win import handle\nexcept ImportError:\n    handle = None\n\n"
+                             "register('shout', shout)\nfor n in ('a', 'b'):\n    register(n, len)\n")
+    write("rpkg/win.py", "import winreg_that_does_not_exist\n\ndef handle():\n"
+                         "    return winreg_that_does_not_exist.x\n")
+    cb.add([cb.path.parent / "src" / "rpkg"])
+    hook = ucode.mount("rpkg", codebase=cb)
+    try:
+        import rpkg
+        import rpkg.plugins
+
+        assert rpkg.lookup("shout")("hi") == "HI" and rpkg.lookup("b")("xyz") == 3
+        assert rpkg.plugins.handle is None  # the missing import is an ImportError: the fallback ran
+    finally:
+        ucode.unmount(hook)

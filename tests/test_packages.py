@@ -35,11 +35,17 @@ PROGRAMS = {
             "t.add_row('1', '2')\nc.print(t)\nc.print('[bold]hi[/bold] there')",
     # data files (cacert.pem) read through importlib.resources, from where the package was added
     "certifi": "import certifi, os\nprint(os.path.basename(certifi.where()), len(certifi.contents()) > 1000)",
+    # a registry in one module filled by a top-level call in another, run when the package is imported
+    "pathspec": "import pathspec\ns = pathspec.PathSpec.from_lines('gitwildmatch', ['*.py', '!a.py'])\n"
+                "print(sorted(s.match_files(['a.py', 'b.py', 'c.txt'])))",
+    "iniconfig": "import iniconfig\nprint(iniconfig.IniConfig('x.ini', data='[a]\\nb = 1\\n')['a']['b'])",
     # not always installed (skipped then): dbos, in the benchmarks' environment, brings them
     "click": "import click\n@click.command()\n@click.option('--n', default=2)\ndef hi(n):\n    click.echo('hi' * n)\n"
              "hi(['--n', '3'], standalone_mode=False)",
-    "dateutil": "from dateutil import parser, relativedelta\n"
-                "print(parser.parse('2026-11-27 10:00') + relativedelta.relativedelta(months=1))",
+    "dateutil": "from dateutil import parser, relativedelta, tz\n"
+                "print(parser.parse('2026-11-27 10:00') + relativedelta.relativedelta(months=1), tz.tzwin)",
+    "croniter": "from croniter import croniter\nfrom datetime import datetime\n"
+                "print(croniter('*/5 * * * *', datetime(2026, 1, 1)).get_next(datetime))",
 }
 
 

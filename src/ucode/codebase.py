@@ -806,7 +806,9 @@ class Codebase:
         stale: list[str] = []
         for _f, pm in modules:
             rec = {"path": pm.path, "package": pm.is_package, "doc": pm.docstring,
-                   "skipped": [[s.line, s.reason, s.text] for s in pm.skipped], "imports": pm.imports}
+                   "skipped": [[s.line, s.reason, s.text] for s in pm.skipped], "imports": pm.imports,
+                   "init": [[line, source] for line, source in pm.init], "plain_imports": pm.plain_imports,
+                   "futures": pm.futures}
             if self._get(txn, "modules", pm.name.encode()) != rec:
                 module_recs[pm.name] = rec
             skipped.extend(SkippedStatement(pm.path, s.line, s.reason, s.text) for s in pm.skipped)

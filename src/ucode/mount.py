@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import linecache
 import os
 import sys
 import types
@@ -106,6 +107,15 @@ class Mount(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         for mod in {target.rpartition(".")[0] for kind, target in refs.values() if kind == "dep"}:
             bound.update(b.name for b in self.codebase.ls(mod, version=self.version))
         dep_refs = {local: target for local, (kind, target) in refs.items() if kind == "dep" and target in bound}
+        # Importing a file runs its import statements: the stored modules it imports from are imported
+        # (and their module code runs) first. Before this module's own names are set: importing
+        # `pkg.croniter` sets the attribute `croniter` of `pkg` to the submodule, and the package's own
+        # `from .croniter import croniter` (the class) must win, as it does in the file.
+        imported = {target if self._is_module(target)[0] else target.rpartition(".")[0]
+                    for target in info.get("imports", {}).values()}
+        for other in sorted(imported - {fullname}):
+            if self._covers(other) and other not in sys.modules and self._is_module(other)[0]:
+                importlib.import_module(other)
         objects = self.codebase.runtime.load_many(members + sorted(set(dep_refs.values()) - set(members)),
                                                   version=self.version)
         for name in members:
@@ -138,6 +148,45 @@ class Mount(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         # dicts, so the module forwards the assignment to every one of them that binds the name.
         module.__dict__["__ucode_globals__"] = _member_globals(objects[name] for name in members)
         module.__class__ = _MountedModule
+        # The module's top-level statements that are not definitions (`register_pattern(...)`,
+        # `atexit.register(...)`, a loop filling a table) run now, in the module's namespace, as they do
+        # when Python imports the file.
+        init = info.get("init", [])
+        if init:
+            # that code sees every name the file's imports bind, not only those its definitions use
+            self._bind_imports(module, info)
+        from ucode.runner import compile_definition
+
+        for line, source in init:
+            filename = f"<ucode {fullname} module code>"
+            code = compile_definition(source, line, filename, info.get("futures", []))
+            linecache.cache[filename] = (0, None, ("\n" * (line - 1) + source).splitlines(keepends=True), filename)
+            exec(code, module.__dict__)
+
+    def _bind_imports(self, module: types.ModuleType, info: dict[str, Any]) -> None:
+        """Set the names the module file's top-level imports bind that are not set yet (``Optional``
+        from ``from typing import Optional``, ``os`` from ``import os``), as running the file would."""
+        from ucode.errors import UcodeError
+        from ucode.runner import _import
+
+        fullname = module.__name__
+        have = module.__dict__
+        for local, target in info.get("plain_imports", {}).items():
+            if local not in have and not self._covers(target):
+                have[local] = importlib.import_module(target)
+        for local, target in info.get("imports", {}).items():
+            if local in have:
+                continue
+            if self._is_module(target)[0]:
+                have[local] = importlib.import_module(target)
+            elif self._covers(target):
+                try:
+                    have[local] = self.codebase.runtime.load(target, version=self.version)[0]
+                except UcodeError:
+                    continue  # not a stored name (a re-export the store does not bind): leave it unset
+            else:
+                mod, _, name = target.rpartition(".")
+                have[local] = _import(f"from {mod} import {name}", local, f"{fullname}.{local}")
 
     def close(self) -> None:
         unmount(self)

@@ -160,6 +160,11 @@ class ParsedModule:
     star_reexports: list[str]
     skipped: list[Skipped]
     imports: dict[str, str] = field(default_factory=dict)  # import_map(): what its from-imports bind
+    # Its top-level statements that are not definitions (registrations, loops, calls), as (line, source):
+    # a mounted module runs them when it is imported, as Python does; `run` never does.
+    init: list[tuple[int, str]] = field(default_factory=list)
+    plain_imports: dict[str, str] = field(default_factory=dict)  # plain_imports(): `import a.b` -> a
+    futures: list[str] = field(default_factory=list)  # its `from __future__` features (FUTURE_FEATURES)
 
 
 # ------------------------------------------------------------------------------ module-level table
@@ -1886,6 +1891,24 @@ def import_map(mod: cst.Module, module: str, is_package: bool) -> dict[str, str]
     return out
 
 
+def plain_imports(mod: cst.Module) -> dict[str, str]:
+    """What the module's top-level ``import a.b`` / ``import a.b as c`` statements bind: local name ->
+    the module it is (``a`` for ``import a.b``, ``a.b`` for ``import a.b as c``)."""
+    out: dict[str, str] = {}
+    for stmt in mod.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for imp in stmt.body:
+            if isinstance(imp, cst.Import):
+                for alias in imp.names:
+                    name = _dotted(alias.name)
+                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                        out.setdefault(alias.asname.name.value, name)
+                    else:
+                        out.setdefault(name.split(".")[0], name.split(".")[0])
+    return out
+
+
 def top_level_names(mod: cst.Module, *, module: str = "", is_package: bool = False,
                     modules: Set[str] = frozenset()) -> list[str]:
     """Names the module's definitions bind (cheap: no scope analysis); for a package ``__init__``, also
@@ -1962,6 +1985,7 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
     chains: dict[int, list[int]] = {}
     absorbed: set[int] = set()
     prior: dict[int, _Binding] = {}  # X = f(X) where X was imported before: what the X it reads is
+    init: list[tuple[int, str]] = []  # statements that are not definitions: (line, source), in order
 
     def continue_chain(name: str, i: int) -> None:
         prev = last_single[name]
@@ -2020,6 +2044,8 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
             reason = _skip_reason(stmt)
             first = text.strip().splitlines()[0] if text.strip() else ""
             skipped.append(Skipped(sline, reason, first[:80]))
+            if not reason.startswith("`if __name__"):
+                init.append((_source_first_line(stmt, text, sline), _strip_leading_blank(text)))
             for name in _bound_names(stmt):
                 if name not in table.bindings:
                     table.bindings[name] = _Binding("other", f"line {sline}")
@@ -2092,7 +2118,7 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
     return ParsedModule(
         name=module, path=path, is_package=is_package, docstring=module_doc, definitions=definitions,
         reexports=reexports, star_reexports=star_reexports, skipped=skipped,
-        imports=import_map(mod, module, is_package),
+        imports=import_map(mod, module, is_package), init=init, plain_imports=plain_imports(mod), futures=futures,
     )
 
 

@@ -47,7 +47,10 @@ class RunError(UcodeError):
     """A stored definition cannot be loaded (not: the user's code raised; that propagates as is)."""
 
 
-class MissingImportError(RunError):
+class MissingImportError(RunError, ImportError):
+    """An import a stored definition needs is not installed. Also an ``ImportError``: code that falls back
+    (``try: from .win import tzwin / except ImportError: tzwin = None``) falls back, as in Python."""
+
     def __init__(self, who: str, statement: str, exc: BaseException) -> None:
         module = statement.split(" ")[1]
         super().__init__(
