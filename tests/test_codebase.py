@@ -543,3 +543,17 @@ def test_a_new_normalization_version_normalizes_unchanged_files_again(cb: Codeba
     again = cb.add([path])
     assert again.wrote is True and [n.status for n in again.names] == ["unchanged"]  # normalized again
     assert cb.add([path]).wrote is False
+
+
+def test_verify_passes_over_definitions_of_an_older_hash_scheme(cb: Codebase, write: Write) -> None:
+    import msgpack
+
+    cb.add([write("m.py", "def f():\n    return 1\n\ndef g():\n    return 2\n")])
+    h = cb.resolve("m.f")
+    env = cb._env  # as a store written by ucode 0.1 would hold it
+    with env.begin(write=True) as txn:
+        db = env.open_db(b"defs", txn=txn)
+        rec = msgpack.unpackb(txn.get(h.encode(), db=db), raw=False)
+        txn.put(h.encode(), msgpack.packb({**rec, "scheme": "ucode/def/1"}), db=db)
+    result = cb.verify()
+    assert result.ok and result.older == 1 and result.checked == 2

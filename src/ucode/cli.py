@@ -395,8 +395,13 @@ def _render_versions(versions: Sequence[VersionInfo]) -> None:
 
 def _render_verify(result: VerifyResult) -> None:
     con = _console()
+    if result.older:
+        _note(con, f"{result.older} definition(s) were stored by an older ucode (hash scheme before "
+                   f"{hashing.DEF_SCHEME}) and were not re-hashed: `ucode add` their files again to upgrade",
+              "yellow")
     if result.ok:
-        _note(con, f"ok: {result.checked} definitions re-hashed; the names match the namespace log", "green")
+        _note(con, f"ok: {result.checked - result.older} definitions re-hashed; the names match the namespace log",
+              "green")
         return
     table = _table("hash", "problem")
     for p in result.problems:

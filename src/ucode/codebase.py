@@ -1620,6 +1620,7 @@ class Codebase:
 
         problems: list[dict[str, str]] = []
         checked = 0
+        older = 0
         with self._env.begin() as txn:
             for key, raw in self._prefix(txn, "defs", b""):
                 h = key.decode()
@@ -1632,6 +1633,9 @@ class Codebase:
                     continue
                 if src is None:
                     problems.append({"hash": h, "problem": "no source stored"})
+                    continue
+                if rec.get("scheme", hashing.DEF_SCHEME) != hashing.DEF_SCHEME:
+                    older += 1  # hashed by an older ucode: this one cannot reproduce that scheme
                     continue
                 try:
                     got = _rehash(normalize, rec, src)
@@ -1655,7 +1659,7 @@ class Codebase:
                     diff = set(state.bindings(v).items()) ^ set(actual.items())
                     problems.append({"hash": "", "problem": f"names in {v} differ from the fold of the log: "
                                      + ", ".join(sorted(n for n, _ in diff)[:5])})
-        return VerifyResult(checked, problems)
+        return VerifyResult(checked, problems, older)
 
 
 def _rehash(normalize: Any, rec: dict[str, Any], src: dict[str, Any]) -> str:

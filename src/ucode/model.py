@@ -169,6 +169,7 @@ class VersionInfo(_Dict):
 class VerifyResult(_Dict):
     checked: int
     problems: list[dict[str, str]]
+    older: int = 0  # definitions stored under an older hash scheme: not re-hashed (re-add to upgrade)
 
     @property
     def ok(self) -> bool:
