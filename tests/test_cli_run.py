@@ -109,16 +109,22 @@ def test_readme_walkthrough_step_by_step(ucli) -> None:  # type: ignore[no-untyp
     assert "ok:" in ucli("verify").stdout
 
 
-def test_walkthrough_script_runs(tmp_path: Path) -> None:
-    """The README's demo itself, as a user runs it (needs the `ucode` console script on PATH)."""
+def run_example(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """An example script as a user runs it (needs the `ucode` console script on PATH)."""
     bindir = Path(sys.executable).parent
     if not (bindir / "ucode").exists():  # pragma: no cover - always installed by .ci/run
         pytest.skip("ucode console script not installed next to this Python")
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "TMPDIR": str(tmp_path)}
     env.pop("UCODE_STORE", None)
-    out = subprocess.run(["bash", str(ROOT / "examples" / "walkthrough.sh")], capture_output=True, text=True,
-                         env=env, check=False)
+    out = subprocess.run(["bash", str(ROOT / "examples" / script)], capture_output=True, text=True, env=env,
+                         check=False)
     assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_walkthrough_script_runs(tmp_path: Path) -> None:
+    """The README's demo itself."""
+    out = run_example("walkthrough.sh", tmp_path)
     runs = [line for line in out.stdout.splitlines() if line.startswith("{'user'")]
     assert len(runs) == 4
     logged = [line for line in out.stdout.splitlines() if line.startswith("lookupUserV2 called with")]
@@ -195,15 +201,8 @@ def test_replay_swap_demo_step_by_step(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_replay_swap_script_runs(tmp_path: Path) -> None:
-    """examples/replay_swap.sh as a user runs it."""
-    bindir = Path(sys.executable).parent
-    if not (bindir / "ucode").exists():  # pragma: no cover - always installed by .ci/run
-        pytest.skip("ucode console script not installed next to this Python")
-    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "TMPDIR": str(tmp_path)}
-    env.pop("UCODE_STORE", None)
-    out = subprocess.run(["bash", str(ROOT / "examples" / "replay_swap.sh")], capture_output=True, text=True,
-                         env=env, check=False)
-    assert out.returncode == 0, out.stderr
+    """examples/replay_swap.sh, the README's second demo."""
+    out = run_example("replay_swap.sh", tmp_path)
     assert out.stdout.count("log: discount roll plan='pro' roll=5 table_size=5") == 2
     assert "1 diverged (1 now succeeds)" in out.stdout
     shipped = out.stdout.split("$ ucode bind discountPercent '#")[-1]  # after the fix is bound in v1
