@@ -418,3 +418,14 @@ def f(xs):
 def test_imports_that_depend_on_the_python_are_decided_when_the_code_runs(cb: Codebase, write: Write) -> None:
     cb.add([write("compat.py", COMPAT)])
     assert cb.function("f")([-1, 2]) == "3"  # map: the builtin; reduce: functools'; json: whichever exists
+
+
+def test_names_in_string_annotations_resolve_for_type_hints(cb: Codebase, write: Write) -> None:
+    import typing
+
+    cb.add([write("m.py", "import dataclasses\nfrom typing import Optional\n\n\nclass User:\n    pass\n\n\n"
+                          "def find(user_id: int) -> 'Optional[User]':\n    return None\n\n\n"
+                          "@dataclasses.dataclass\nclass Node:\n    value: int\n    next: 'Optional[Node]' = None\n")])
+    assert typing.get_type_hints(cb.function("find"))["return"] == cb.function("User") | None
+    node = cb.function("Node")  # a dataclass with a string annotation: defined while its module stands in
+    assert node(1).next is None and node.__dataclass_fields__["next"].type == "Optional[Node]"

@@ -248,6 +248,7 @@ class LoadedDefinition:
     closure: str = ""
     futures: list[str] = field(default_factory=list)
     eager: frozenset[str] | None = None  # refs needed to define it (None: unknown, all of them)
+    weak: frozenset[str] = frozenset()  # refs only named in string annotations: built last, never ordered
 
 
 @dataclass
@@ -773,6 +774,8 @@ class Codebase:
             src = {"source": d.source, "path": pm.path, "line": d.line, "module": pm.name, "names": d.names,
                    "doc": d.docstring, "refs": d.refs, "warnings": [[w.code, w.message, w.line] for w in d.warnings]}
             src["eager"] = d.eager
+            if d.weak:
+                src["weak"] = d.weak
             if d.futures:
                 src["futures"] = d.futures
             stored = self._get(txn, "defs", h.encode())
@@ -1505,11 +1508,21 @@ class Codebase:
                     refs={k: (v_[0], v_[1]) for k, v_ in src.get("refs", {}).items()}, deps=deps, code=code,
                     warnings=[w[1] for w in src.get("warnings", [])], futures=list(src.get("futures", [])),
                     eager=frozenset(src["eager"]) if "eager" in src else None,
+                    weak=frozenset(src.get("weak", ())),
                 )
         cycles: dict[str, int] = {}
         closures = hashing.closure_hashes(
             list(entries.values()), lambda x: [None if (d is None or d.startswith("module:")) else d
                                                for d in defs[x].deps.values()], cycles)
+        if any(d.weak for d in defs.values()):
+            # the build order leaves out references only named in string annotations
+            def strong(x: str) -> list[str | None]:
+                d = defs[x]
+                weak_targets = {d.refs[w][1] for w in d.weak if w in d.refs}
+                return [None if (h is None or h.startswith("module:") or name in weak_targets) else h
+                        for name, h in d.deps.items()]
+
+            cycles = hashing.components_of(list(defs), strong)  # every definition: some only weakly reached
         for h, d in defs.items():
             d.closure = closures[h]
         first = refs[0]

@@ -129,6 +129,7 @@ class NormalizedDefinition:
     skip: set[int] = field(repr=False, default_factory=set)
     futures: list[str] = field(default_factory=list)  # the module's `from __future__` features it runs with
     eager: list[str] = field(default_factory=list)  # refs used when it is defined (the others: at call time)
+    weak: list[str] = field(default_factory=list)  # refs only named in string annotations (built last)
 
 
 @dataclass(frozen=True)
@@ -1342,6 +1343,7 @@ class _Result:
     skip: set[int]
     refs: dict[str, list[str]]
     eager: list[str]
+    weak: list[str]
 
 
 class _DefinitionNormalizer:
@@ -1594,6 +1596,36 @@ class _DefinitionNormalizer:
             elif what == "import":
                 imports.add(value)
 
+        # Names inside string annotations (`def f(x: "User") -> "Node"`) are read only when something asks
+        # for the hints (typing.get_type_hints, pydantic): the string stays as written, and the module-level
+        # names it mentions become *weak* references: in the definition's globals, but built last and
+        # left out of the build order (they say nothing about what must exist first).
+        weak: set[str] = set()
+        for n in nodes:
+            if type(n) is not cst.Annotation:
+                continue
+            for x in _walk(n.annotation):
+                if type(x) is not cst.SimpleString:
+                    continue
+                try:
+                    expr = cst.parse_expression(ast.literal_eval(x.value))
+                except Exception:  # not an expression: metadata text, or a bytes literal
+                    continue
+                for y in _walk(expr):
+                    if type(y) is not cst.Name or y.value in self.names or y.value in refs:
+                        continue
+                    b = table.lookup(y.value)
+                    if b is None or b.kind == "other":
+                        continue
+                    if b.kind == "import":
+                        imports.add(b.value)
+                        refs[y.value] = ["import", b.value]
+                    else:
+                        target = f"{table.module}.{y.value}" if b.kind == "def" else b.value
+                        deps.add(target)
+                        refs[y.value] = ["module" if b.kind == "module" else "dep", target]
+                        weak.add(y.value)
+
         if self.module_names and self._reads_globals(nodes):
             # `"{field_content}".format(**globals())`, `globals()[name]`: the module's namespace, read as
             # data. A stored definition has its own globals, so every module-level definition it can see
@@ -1634,7 +1666,8 @@ class _DefinitionNormalizer:
         warnings.extend(HazardScanner(table, qualnames, free, line_of, set(local_keys)).scan(nodes, self.kind))
         tree = _Encoder(renames, skip).encode(stmt)
         return _Result(tree, sorted_imports, sorted_deps, sorted(cb_modules), docstring, warnings,
-                       rename_locals, renames, skip, dict(sorted(refs.items())), sorted(eager & refs.keys()))
+                       rename_locals, renames, skip, dict(sorted(refs.items())), sorted(eager & refs.keys()),
+                       sorted(weak))
 
 
 # ------------------------------------------------------------------------------------ public API
@@ -2111,7 +2144,7 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
                     deps=r.deps, codebase_modules=r.codebase_modules, docstring=r.docstring,
                     source=_strip_leading_blank(text), line=first_line, warnings=warnings,
                     renamed_locals=r.renamed_locals, refs=r.refs, node=small, renames=r.renames, skip=r.skip,
-                    futures=futures, eager=r.eager,
+                    futures=futures, eager=r.eager, weak=r.weak,
                 )
             )
 

@@ -312,24 +312,33 @@ class Runtime:
                 "__package__": d.module.rpartition(".")[0],
             }
             who = f"{d.module}.{d.names[0]}"
+            eager_names = d.eager if d.eager is not None else d.refs.keys()
+
+            def placer(eager_use: bool) -> Callable[[dict[str, Any], str, str], None]:
+                def place(container: dict[str, Any], name: str, dh: str) -> None:
+                    if state.get(dh) == 1 or (state.get(dh) != 2 and not eager_use and cycle.get(dh) == mine):
+                        # a member of this cycle being built, or one this definition uses only when
+                        # called (Command's methods use Group; `class Group(Command)` needs Command)
+                        deferred.setdefault(cycle.get(dh, -2), []).append((container, name, d, dh))
+                    else:
+                        container[name] = build(dh)
+                return place
+
             for local, (kind, target) in d.refs.items():
                 if kind == "import":
                     g[local] = _import(target, local, who)
                 elif kind == "module":
-                    g[local] = self._module_view(target, d, build, state, snap)
+                    g[local] = self._module_view(target, d, placer(local in eager_names), snap)
                 else:
                     dh = d.deps.get(target)
                     if dh is None:
                         g[local] = _Unbound(target, who, image.version)
                     elif dh.startswith("module:"):  # the name is a stored module
-                        g[local] = self._module_view(dh[len("module:"):], d, build, state, snap)
-                    elif state.get(dh) == 1 or (state.get(dh) != 2 and d.eager is not None
-                                                 and local not in d.eager and cycle.get(dh) == mine):
-                        # a member of this cycle being built, or one this definition uses only when
-                        # called (Command's methods use Group; `class Group(Command)` needs Command)
-                        deferred.setdefault(cycle.get(dh, -2), []).append((g, local, d, dh))
+                        g[local] = self._module_view(dh[len("module:"):], d, placer(local in eager_names), snap)
+                    elif local in d.weak and state.get(dh) != 2:
+                        pending.append((g, local, d, dh))  # only in a string annotation: filled at the end
                     else:
-                        g[local] = build(dh)
+                        placer(local in eager_names)(g, local, dh)
             code = self._code(d, compiled)
             # While it is defined, code may look its module up (dataclasses does, for string annotations:
             # sys.modules[cls.__module__]): outside a mount there is no such module, so a stand-in holding
@@ -380,8 +389,8 @@ class Runtime:
             self.codebase.store_code(compiled)
         return entry
 
-    def _module_view(self, module: str, d: LoadedDefinition, build: Callable[[str], Any],
-                     state: dict[str, int], snap: Snapshot) -> types.ModuleType:
+    def _module_view(self, module: str, d: LoadedDefinition, place: Callable[[dict[str, Any], str, str], None],
+                     snap: Snapshot) -> types.ModuleType:
         """A module object exposing the attributes ``d`` uses of a stored module (``helpers.slugify``); any
         other attribute is loaded when first used, from the same snapshot (``presets.js_default`` where
         ``js_default = default`` is itself a module)."""
@@ -400,7 +409,7 @@ class Runtime:
                 target = sub
             if dh.startswith("module:"):
                 continue
-            setattr(target, parts[-1], snap.objects[dh] if state.get(dh) == 2 else build(dh))
+            place(target.__dict__, parts[-1], dh)  # now, or once its cycle is built (as a dependency)
         return view
 
     def _code(self, d: LoadedDefinition, compiled: dict[str, tuple[str, bytes]]) -> types.CodeType:
