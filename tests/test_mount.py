@@ -113,3 +113,18 @@ def test_module_code_runs_when_the_module_is_imported(cb: Codebase, write: Write
         assert rpkg.plugins.handle is None  # the missing import is an ImportError: the fallback ran
     finally:
         ucode.unmount(hook)
+
+
+def test_a_name_a_block_did_not_bind_is_absent_and_the_modules_getattr_answers(cb: Codebase, write: Write) -> None:
+    write("gpkg/__init__.py", "import sys\n\nif sys.version_info < (3, 0):\n    legacy = 1\n\n"
+                              "def __getattr__(name):\n    if name == '__version__':\n        return '1.0'\n"
+                              "    raise AttributeError(name)\n")
+    cb.add([cb.path.parent / "src" / "gpkg"])
+    hook = ucode.mount("gpkg", codebase=cb)
+    try:
+        import gpkg
+
+        assert gpkg.__version__ == "1.0"  # the module's own PEP 562 hook is consulted
+        assert not hasattr(gpkg, "legacy")  # as in Python: the branch that binds it did not run
+    finally:
+        ucode.unmount(hook)

@@ -118,7 +118,11 @@ class Mount(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 importlib.import_module(other)
         objects = self.codebase.runtime.load_many(members + sorted(set(dep_refs.values()) - set(members)),
                                                   version=self.version)
+        from ucode.runner import is_unbound
+
         for name in members:
+            if is_unbound(objects[name]):
+                continue  # a block that did not bind it here: as in Python, the module has no such attribute
             setattr(module, name[len(prefix):], objects[name])
         lazy_modules: dict[str, str] = {}
         for local, (kind, target) in sorted(refs.items()):
@@ -135,11 +139,15 @@ class Mount(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 else:  # may be a stored module not imported yet: import it on first use (no import cycle)
                     lazy_modules[local] = target
 
+        own_getattr = module.__dict__.get("__getattr__")  # the module's own PEP 562 hook, if it has one
+
         def __getattr__(attr: str) -> Any:  # PEP 562: import submodules on first use
             if attr in subs:
                 return importlib.import_module(prefix + attr)
             if attr in lazy_modules:
                 return importlib.import_module(lazy_modules[attr])
+            if callable(own_getattr):
+                return own_getattr(attr)  # `def __getattr__(name)` in the module (`__version__`, ...)
             raise AttributeError(f"module {fullname!r} has no attribute {attr!r}")
 
         module.__getattr__ = __getattr__  # type: ignore[method-assign]

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DefinitionFailedError", "MissingImportError", "RunError", "Runtime", "Snapshot", "UnboundDependencyError",
-    "call", "check_arguments", "code_filename", "compile_definition",
+    "call", "check_arguments", "code_filename", "compile_definition", "is_unbound",
 ]
 
 
@@ -126,6 +126,11 @@ class _Unbound:
 
     def __repr__(self) -> str:
         return f"<unbound: {self._message}>"
+
+
+def is_unbound(obj: Any) -> bool:
+    """Whether ``obj`` stands in for a name that has no value here (see ``_Unbound``)."""
+    return type(obj) is _Unbound
 
 
 def _unbound_use(self: _Unbound, *args: Any, **kwargs: Any) -> Any:
