@@ -235,17 +235,28 @@ def test_prune_keeps_the_store_bounded(shop: Codebase) -> None:
 # --------------------------------------------------------------------------------------- CLI
 
 
-def test_task_cli_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def shop_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """`ucode --store S ...` through typer's CliRunner, in a directory holding the shop sources."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "shop.py").write_text(textwrap.dedent(SHOP))
     (tmp_path / "shop_debug.py").write_text(textwrap.dedent(SHOP_DEBUG))
     runner = CliRunner()
 
-    def ucode(*args: str, code: int = 0) -> str:
+    def invoke(*args: str, code: int = 0) -> Result:
         res = runner.invoke(app, ["--store", str(tmp_path / "s"), *args])
         assert res.exit_code == code, res.output
         assert "Traceback" not in res.output
-        return res.stdout
+        return res
+
+    return invoke
+
+
+def test_task_cli_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli = shop_cli(tmp_path, monkeypatch)
+    runner = CliRunner()
+
+    def ucode(*args: str, code: int = 0) -> str:
+        return cli(*args, code=code).stdout
 
     ucode("add", "shop.py")
     ucode("add", "shop_debug.py", "--version", "debug")
@@ -347,15 +358,7 @@ def test_store_wide_default_durability(shop: Codebase) -> None:
 
 
 def test_config_and_time_filters_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "shop.py").write_text(textwrap.dedent(SHOP))
-    runner = CliRunner()
-
-    def ucode(*args: str, code: int = 0) -> Result:
-        res = runner.invoke(app, ["--store", str(tmp_path / "s"), *args])
-        assert res.exit_code == code, res.output
-        assert "Traceback" not in res.output
-        return res
+    ucode = shop_cli(tmp_path, monkeypatch)
 
     ucode("add", "shop.py")
     assert "durability = batched  (default)" in ucode("config").stdout
