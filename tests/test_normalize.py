@@ -21,7 +21,6 @@ from ucode.normalize import (
     Context,
     NormalizedDefinition,
     ParsedModule,
-    Reexport,
     import_prelude,
     normalize_module,
     normalized_code,
@@ -551,10 +550,9 @@ def test_relative_import_in_a_package_init() -> None:
     )
     d = pm.definitions[0]
     assert d.deps == ["pkg.helpers.slugify"]
-    assert pm.reexports == [
-        Reexport("pkg.slugify", "pkg.helpers.slugify", 1),
-        Reexport("pkg.alias", "pkg.sub.thing", 2),
-    ]
+    # a re-export is what the import binds when the package runs, not a name of its own in the store
+    assert pm.slots == {"title": 2}
+    assert pm.imports == {"slugify": "pkg.helpers.slugify", "alias": "pkg.sub.thing"}
 
 
 def test_relative_import_in_a_module() -> None:
@@ -564,7 +562,6 @@ def test_relative_import_in_a_module() -> None:
         modules={"pkg.sub.helpers", "pkg.top"},
     )
     assert pm.definitions[0].deps == ["pkg.sub.helpers.slugify", "pkg.top.x"]
-    assert pm.reexports == []  # only a package __init__ re-exports
 
 
 def test_star_reexport() -> None:
@@ -1062,7 +1059,7 @@ def test_hazards_do_not_change_the_hash() -> None:
 # ================================================================================ skipped and errors
 
 
-def test_skipped_statements_are_reported_with_lines() -> None:
+def test_nothing_is_skipped_every_statement_is_in_the_program() -> None:
     pm = parse(
         """\
         import os
@@ -1081,15 +1078,12 @@ def test_skipped_statements_are_reported_with_lines() -> None:
             main()
         """
     )
-    by_line = {s.line: s for s in pm.skipped}
-    assert set(by_line) == {6, 7, 8, 10, 13}
-    assert "top-level call" in by_line[6].reason and by_line[6].text == 'print("hello")'
-    assert "assignment" in by_line[7].reason
-    assert "For" in by_line[8].reason
-    assert "shadowed" in by_line[10].reason
-    assert "__main__" in by_line[13].reason and by_line[13].text == 'if __name__ == "__main__":'
+    assert pm.skipped == []
+    assert [(s.line, s.kind) for s in pm.statements] == [
+        (1, "code"), (3, "function"), (6, "code"), (7, "code"), (8, "code"), (10, "value"), (11, "value"),
+        (13, "code")]
     assert sorted(n for d in pm.definitions for n in d.names) == ["X", "main"]
-    assert next(d for d in pm.definitions if d.names == ["X"]).line == 11
+    assert next(d for d in pm.definitions if d.names == ["X"]).line == 11  # the last definition of X
 
 
 def test_definition_lines_and_sources() -> None:
@@ -1109,9 +1103,11 @@ def test_import_blocks_are_not_skipped() -> None:
         "def f(x):\n    return json.dumps(x)\n"
     )
     assert pm.skipped == []
-    # a fallback import is decided when the code runs, as in Python: the block is a definition of `json`
-    assert [(d.names, d.kind) for d in pm.definitions] == [(["json"], "block"), (["f"], "function")]
-    assert pm.definitions[-1].deps == ["m.json"] and pm.definitions[-1].imports == []
+    # the import blocks run when the module runs, as in Python; they name nothing of the store (`json` is
+    # what they import), and `f` refers to the name as the first of them binds it
+    assert [(d.names, d.kind) for d in pm.definitions] == [(["f"], "function")]
+    assert [s.kind for s in pm.statements] == ["code", "code", "code", "function"]
+    assert pm.definitions[-1].imports == ["import simplejson"]
 
 
 @pytest.mark.parametrize(
@@ -1199,7 +1195,7 @@ def test_two_plain_imports_of_one_package_both_run() -> None:
     # a conditional import keeps "the first one wins" (feature detection must not import both)
     cond = ("try:\n    import simplejson as json\nexcept ImportError:\n    import json\n\n"
             "def f(s):\n    return json.loads(s)\n")
-    assert defn(cond).imports == [] and defn(cond).deps == ["m.json"]  # a block: decided when it runs
+    assert defn(cond).imports == ["import simplejson"] and defn(cond).deps == []
     guarded = ("import xml\ntry:\n    import xml.nope\nexcept ImportError:\n    pass\n\n"
                "def f():\n    return xml.__name__\n")
-    assert defn(guarded).imports == [] and defn(guarded).deps == ["m.xml"]  # the block re-binds xml
+    assert defn(guarded).imports == ["import xml"] and defn(guarded).deps == []

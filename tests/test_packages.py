@@ -63,6 +63,6 @@ def test_an_installed_package_runs_the_same_from_the_store(package: str, tmp_pat
     direct = _run(PROGRAMS[package])
     assert direct.returncode == 0, direct.stderr
     mounted = _run(f"import ucode\nucode.mount({package!r}, store={str(store)!r})\n" + PROGRAMS[package]
-                   + f"\nimport {package}\nassert {package}.__spec__.loader.__class__.__name__ == 'Mount'")
+                   + f"\nimport {package}\nassert {package}.__spec__.loader.__class__.__name__ == 'StoreLoader'")
     assert mounted.returncode == 0, mounted.stderr
     assert mounted.stdout == direct.stdout

@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 
 from ucode import errors
 from ucode.cli import app
-from ucode.codebase import Codebase
+from ucode.codebase import SCHEMA_VERSION, Codebase
 
 Write = Callable[[str, str], Path]
 
@@ -65,7 +65,8 @@ def test_every_run_is_a_recorded_task(shop: Codebase) -> None:
     rec = shop.task(run.id)
     assert rec["status"] == "succeeded" and rec["entry"] == "shop.checkout" and rec["version"] == "v1"
     assert rec["hash"] == shop.resolve("checkout") and rec["closure"] == shop.closure_hash("checkout")
-    assert set(rec["hashes"]) == {"shop.PRICES", "shop.checkout", "shop.price"}
+    assert rec["hashes"] == {"shop.checkout": shop.resolve("checkout")}  # the entry, and nothing rebound
+    assert list(rec["modules"]) == ["shop"]  # the program of every stored module it imported
     names = [e["name"] for e in shop.task_events(run.id)]
     assert names == ["log", "random.randint", "random.randint", "time.now"]
     assert shop.task(run.id[:5])["id"] == run.id  # a unique prefix works
@@ -219,7 +220,7 @@ def test_events_written_as_maps_by_schema_1_stores_still_replay(shop: Codebase, 
     with Codebase(store) as again:
         assert again.task_event_rows(run.id) == rows
         assert again.replay(run.id).result.identical
-        assert again.stats()["schema"] == 2  # upgraded on open
+        assert again.stats()["schema"] == SCHEMA_VERSION  # upgraded on open
 
 
 def test_prune_keeps_the_store_bounded(shop: Codebase) -> None:
@@ -266,7 +267,7 @@ def test_task_cli_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     listed = json.loads(ucode("task", "list", "--json"))
     assert [(t["id"], t["name"], t["status"]) for t in listed] == [(tid, "shop.checkout", "succeeded")]
     shown = ucode("task", "show", tid)
-    assert "random.randint(0, 2) ->" in shown and "shop.price #" in shown
+    assert "random.randint(0, 2) ->" in shown and "shop.checkout #" in shown
     replayed = json.loads(ucode("task", "replay", tid, "--json"))
     assert replayed["identical"] is True and replayed["result"] == ran["result"]
     swapped = ucode("task", "replay", tid, "--use", "price=debug")
@@ -407,12 +408,11 @@ def test_replaying_a_task_whose_code_is_no_longer_stored(shop: Codebase, store: 
     import lmdb
 
     run = shop.run_task("checkout", ["apple"])
-    gone = shop.task(run.id)["hash"]
+    gone = shop.task(run.id)["modules"]["shop"]
     shop.close()
     env = lmdb.open(str(store), max_dbs=30)
-    with env.begin(write=True) as txn:  # a damaged or partly copied store: the entry point's records are gone
-        for table in (b"defs", b"src"):
-            txn.delete(gone.encode(), db=env.open_db(table, txn=txn))
+    with env.begin(write=True) as txn:  # a damaged or partly copied store: the module's program is gone
+        txn.delete(gone.encode(), db=env.open_db(b"programs", txn=txn))
     env.close()
     with Codebase(store) as again:
         with pytest.raises(errors.TaskNotReplayableError, match="the code it ran is not in this store") as info:

@@ -57,9 +57,12 @@ def provenance(namespace: str, mount: Any, test_modules: list[types.ModuleType])
     """What the tests see of the library, and whether all of it comes from the store."""
     problems: list[str] = []
     modules = sorted(m for m in sys.modules if _covered(m, namespace))
+    loader = mount.loader
+    stored_globals = {id(sys.modules[m].__dict__) for m in modules
+                      if getattr(sys.modules[m].__spec__, "loader", None) is loader}
     for name in modules:
         mod = sys.modules[name]
-        if getattr(mod.__spec__, "loader", None) is not mount:
+        if getattr(mod.__spec__, "loader", None) is not loader:
             problems.append(f"module {name} was loaded by {getattr(mod.__spec__, 'loader', None)!r}, not the mount")
     checked = 0
     seen: set[int] = set()
@@ -68,7 +71,7 @@ def provenance(namespace: str, mount: Any, test_modules: list[types.ModuleType])
     for holder in sources:
         for attr, value in list(vars(holder).items()):
             if isinstance(value, types.ModuleType):
-                if _covered(value.__name__, namespace) and getattr(value.__spec__, "loader", None) is not mount:
+                if _covered(value.__name__, namespace) and getattr(value.__spec__, "loader", None) is not loader:
                     problems.append(f"{holder.__name__}.{attr} is module {value.__name__} not from the mount")
                 continue
             if not _covered(getattr(value, "__module__", None) or "", namespace) or id(value) in seen:
@@ -81,13 +84,14 @@ def provenance(namespace: str, mount: Any, test_modules: list[types.ModuleType])
                         value, fn):
                     continue  # dataclasses writes these methods itself: no source to come from
                 checked += 1
-                if not fn.__code__.co_filename.startswith("<ucode "):
-                    problems.append(f"{holder.__name__}.{attr}: {fn.__qualname__} comes from "
-                                    f"{fn.__code__.co_filename}, not the store")
+                if id(fn.__globals__) not in stored_globals and not fn.__code__.co_filename.startswith("<ucode "):
+                    problems.append(f"{holder.__name__}.{attr}: {fn.__qualname__} runs in the namespace of "
+                                    f"{fn.__globals__.get('__name__')!r} from {fn.__code__.co_filename}, not "
+                                    "a module of the store")
     return {
         "modules": modules,
-        "loaders_are_mount": all(getattr(sys.modules[m].__spec__, "loader", None) is mount for m in modules),
-        "mount_first_on_meta_path": sys.meta_path[0] is mount,
+        "loaders_are_mount": all(getattr(sys.modules[m].__spec__, "loader", None) is loader for m in modules),
+        "mount_first_on_meta_path": sys.meta_path[0] is loader,
         "functions_checked": checked,
         "problems": problems,
     }

@@ -178,18 +178,21 @@ def _note(con: Console, message: str, style: str = "dim") -> None:
     con.print(_text(message, style), soft_wrap=True)
 
 
-_STATUS_STYLE = {"added": "green", "updated": "yellow", "unchanged": "dim", "reformatted": "cyan", "alias": "magenta"}
+_STATUS_STYLE = {"added": "green", "updated": "yellow", "unchanged": "dim", "reformatted": "cyan",
+                 "renamed": "magenta", "removed": "red"}
 
 
 def _add_summary(result: AddResult) -> str:
     counts = result.counts()
-    parts = [f"{counts[s]} {s}" for s in ("added", "updated", "reformatted", "alias", "unchanged") if counts.get(s)]
+    parts = [f"{counts[s]} {s}" for s in ("added", "updated", "renamed", "reformatted", "removed", "unchanged")
+             if counts.get(s)]
     files = f"{result.files} file" + ("" if result.files == 1 else "s")
     summary = f"{files}, version {result.version}: " + (", ".join(parts) or "no definitions")
+    changed = [m for m in result.modules if m.status != "unchanged"]
+    if changed and not any(n.status not in ("unchanged", "reformatted") for n in result.names):
+        summary += f"; {len(changed)} module{'' if len(changed) == 1 else 's'} changed (module code or lines)"
     if result.skipped:
-        summary += f", {len(result.skipped)} not stored"
-    if result.stale:
-        summary += f", {len(result.stale)} stale"
+        summary += f", {len(result.skipped)} files passed over"
     if result.created_version:
         summary += f" (created version {result.version})"
     if not result.wrote:
@@ -203,7 +206,7 @@ def _render_add(result: AddResult, *, show_all: bool = False) -> None:
     Unchanged names are only counted unless asked for: re-adding a large tree should say "nothing
     changed" in one line (and cheaply: no table, no rich), not list thousands of rows."""
     shown = [n for n in result.names if show_all or n.status != "unchanged" or n.warnings]
-    if not shown and not result.skipped and not result.stale:
+    if not shown and not result.skipped:
         typer.secho(_add_summary(result), bold=True)
         return
     con = _console()
@@ -214,14 +217,18 @@ def _render_add(result: AddResult, *, show_all: bool = False) -> None:
             h = _short(n.hash)
             if n.status == "updated" and n.old_hash:
                 h.append(f" (was {hashing.short(n.old_hash)})", "dim")
+            elif n.status == "renamed" and n.renamed_from:
+                status.append(f" from {n.renamed_from}", "dim")
+            elif n.status == "removed":
+                h = _text("unbound", "dim")
             warnings = "\n".join(f"{w.code}: {w.message} (line {w.line})" for w in n.warnings)
             table.add_row(_text(n.name), status, h, _text(n.kind), _text(warnings, "yellow"))
         con.print(table)
     for s in result.skipped:
-        _note(con, f"not stored: {s.path}:{s.line} {s.reason}", "yellow")
-    for name in result.stale:
-        _note(con, f"stale: {name} is bound in {result.version} but no longer in the source "
-              f"(`ucode unbind {name}` removes it)", "yellow")
+        _note(con, f"passed over: {s.path} {s.reason}", "yellow")
+    if result.stale:
+        _note(con, f"removed: {', '.join(result.stale)} (no longer in the source; `ucode undo` binds "
+                   f"{'it' if len(result.stale) == 1 else 'them'} again)", "yellow")
     _note(con, _add_summary(result), "bold")
 
 
@@ -400,8 +407,8 @@ def _render_verify(result: VerifyResult) -> None:
                    f"{hashing.DEF_SCHEME}) and were not re-hashed: `ucode add` their files again to upgrade",
               "yellow")
     if result.ok:
-        _note(con, f"ok: {result.checked - result.older} definitions re-hashed; the names match the namespace log",
-              "green")
+        _note(con, f"ok: {result.checked - result.older} definitions and statements re-hashed; the names and "
+                   "modules match the namespace log", "green")
         return
     table = _table("hash", "problem")
     for p in result.problems:

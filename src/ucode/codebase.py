@@ -18,8 +18,15 @@ Tables (LMDB named databases; keys are UTF-8, ``\\0`` separates key parts):
 ``leaf``        ``last-name-part \\0 name`` -> "" (every name ever bound: suffix lookup)
 ``log``         ``seq`` (8-byte big-endian) -> event (see :mod:`ucode.namespace`)
 ``versions``    version -> {parent, created}
-``modules``     module -> {path, package, doc, skipped}
-``code``        ``hash \\0 python-cache-tag`` -> [source digest, marshalled code]: compiled once, so
+``modules``     module -> {path, package, imports, program}: every module ever added (the latest add)
+``programs``    program hash -> a module's program: its statements in file order (hash, text digest,
+                line, names, kind), which statement each name is bound to (``slots``), the modules it
+                imports, path, package, ``from __future__`` features. Immutable.
+``texts``       text digest -> the exact text of a statement (what runs). Immutable.
+``modbind``     ``version \\0 module`` -> program hash, or "" (explicitly unbound): which program runs
+                when the module is imported in that version (events of kind ``module`` in the log)
+``code``        ``program \\0 python-cache-tag`` -> the module's compiled code; ``hash \\0 tag`` -> a
+                definition compiled on its own (a definition bound in from elsewhere): compiled once, so
                 ``run`` neither parses source nor imports libcst
 ``tasks``       task id -> {entry, hash, closure, version, position, args, status, result|error, times}
 ``events``      ``task id \\0 seq`` (8-byte big-endian seq) -> a recorded effect as a row (a list in
@@ -36,13 +43,14 @@ Read paths (view, find, ls, names, history, ...) never import libcst: only ``add
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -51,7 +59,7 @@ import blake3
 import lmdb
 import msgpack
 
-from ucode import hashing
+from ucode import hashing, namespace
 from ucode.errors import (
     AmbiguousNameError,
     HashNotFoundError,
@@ -75,24 +83,27 @@ if TYPE_CHECKING:
         DiffEntry,
         Event,
         Match,
-        SkippedStatement,
         UndoResult,
         VerifyResult,
         VersionInfo,
     )
-    from ucode.normalize import NormalizedDefinition, ParsedModule
-    from ucode.runner import Runtime
+    from ucode.namespace import NamespaceState
+    from ucode.normalize import ParsedModule
+    from ucode.records import Definition, Program
+    from ucode.runtime import Runtime, SnapshotFactory
     from ucode.tasks import TaskReplay, TaskRun
 
 __all__ = [
-    "DURABILITY", "EVENT_FIELDS", "SCHEMA_VERSION", "SETTINGS", "STORE_DIR", "ClosureImage", "Codebase",
-    "LoadedDefinition", "find_store", "open_codebase",
+    "DURABILITY", "EVENT_FIELDS", "SCHEMA_VERSION", "SETTINGS", "STORE_DIR", "Codebase", "find_store",
+    "open_codebase",
 ]
 
-SCHEMA_VERSION = 2
-"""History: 1 = the first store; 2 = events are rows (lists) and batches of rows instead of maps. A
-store of an older schema is upgraded when it is opened (schema 1 -> 2 rewrites nothing: readers accept
-both event forms); a newer one is refused and left untouched."""
+SCHEMA_VERSION = 3
+"""History: 1 = the first store; 2 = events are rows (lists) and batches of rows instead of maps; 3 =
+modules are programs (``programs``, ``texts``, ``modbind``). A store of an older schema is upgraded when
+it is opened, rewriting nothing (schema 1 -> 2: readers accept both event forms; 2 -> 3: the new tables
+are created empty; a module added before has no program until it is added again, and ``run`` says so);
+a newer one is refused and left untouched."""
 STORE_DIR = ".ucode"
 DURABILITY = ("durable", "batched", "off")
 """How a task's effects are recorded: see :mod:`ucode.tasks`."""
@@ -103,7 +114,7 @@ SETTINGS: dict[str, tuple[str, tuple[str, ...], str]] = {
 under ``config``; only what differs from the default is stored."""
 _TABLES = (
     "meta", "defs", "src", "dependents", "bind", "byhash", "leaf", "log", "versions", "modules", "code", "files",
-    "tasks", "events", "overrides", "state", "statelog",
+    "tasks", "events", "overrides", "state", "statelog", "programs", "texts", "modbind",
 )
 _SEP = "\0"
 _MAP_SIZE = 1 << 36  # address space, not disk: LMDB files grow as needed
@@ -209,19 +220,11 @@ def _release_env(path: Path) -> None:
             entry[0].close()
 
 
-def _compile_for_cache(h: str, src: dict[str, Any]) -> bytes | None:
-    """Compile a definition as the runner will (same filename and line numbers), so the first run
-    does not have to; None if this Python cannot compile it (the runner will report it then)."""
-    import marshal
+def _compile_program(h: str, prec: dict[str, Any], sources: list[str]) -> tuple[str, bytes] | None:
+    """A program's compiled code as the runtime will look it up (so the first run does not compile)."""
+    from ucode.runtime import precompiled
 
-    from ucode.runner import code_filename, compile_definition
-
-    try:
-        code = compile_definition(src["source"], src["line"], code_filename(src["module"], src["names"][0], h),
-                                  src.get("futures", ()))
-    except (SyntaxError, ValueError):
-        return None
-    return marshal.dumps(code)
+    return precompiled(h, prec["path"], [(s[2], text) for s, text in zip(prec["statements"], sources, strict=True)])
 
 
 def _source_digest(source: str) -> str:
@@ -230,46 +233,141 @@ def _source_digest(source: str) -> str:
 
 
 @dataclass
-class LoadedDefinition:
-    """One definition as the runner needs it. ``deps`` maps each dependency name to the hash it resolves
-    to in the snapshot (``None``: unbound; ``"module:NAME"``: a stored module)."""
-
-    hash: str
-    kind: str
-    module: str
-    path: str
-    line: int
-    names: list[str]
-    source: str
-    refs: dict[str, tuple[str, str]]
-    deps: dict[str, str | None]
-    code: bytes | None
-    warnings: list[str]
-    closure: str = ""
-    futures: list[str] = field(default_factory=list)
-    eager: frozenset[str] | None = None  # refs needed to define it (None: unknown, all of them)
-    weak: frozenset[str] = frozenset()  # refs only named in string annotations: built last, never ordered
-
-
-@dataclass
-class ClosureImage:
-    entry: str
-    entry_name: str | None
-    version: str
-    position: int
-    defs: dict[str, LoadedDefinition]
-    entries: dict[str, str] = field(default_factory=dict)
-    cycles: dict[str, int] = field(default_factory=dict)  # definition -> its strongly connected component
-
-
-@dataclass
 class _Pending:
     """What one ``add`` will write, computed in a read snapshot before any write begins."""
 
     new_defs: dict[str, dict[str, Any]]
     src_updates: dict[str, dict[str, Any]]
-    binds: list[tuple[str, str]]  # (name, hash)
+    binds: list[tuple[str, str | None]]  # (name, hash); None: unbind
     modules: dict[str, dict[str, Any]]
+    texts: dict[str, str] = field(default_factory=dict)  # digest -> text
+    programs: dict[str, tuple[dict[str, Any], tuple[str, bytes] | None]] = field(default_factory=dict)
+    """program hash -> (record, (code cache key, compiled code))"""
+    module_binds: list[tuple[str, str]] = field(default_factory=list)  # (module, program)
+
+
+class _StoreSnapshot:
+    """One snapshot of the names, read from the store on demand (the runtime's ``SnapshotSource``).
+
+    While the log is still at the snapshot's position, reads come from the materialized tables (one short
+    read transaction each); once anything was written since, from the fold of the log at that position,
+    computed once: a snapshot never sees a later rebinding."""
+
+    def __init__(self, cb: Codebase, version: str, position: int, overrides: dict[str, str],
+                 state: NamespaceState | None) -> None:
+        self._cb = cb
+        self.version = version
+        self.position = position
+        self.overrides = overrides
+        self._state = state
+        self._under: dict[str, dict[str, str]] = {}
+
+    def __repr__(self) -> str:
+        return f"<snapshot of {self._cb.path} {self.version}@{self.position}>"
+
+    @contextlib.contextmanager
+    def _txn(self) -> Iterator[lmdb.Transaction]:
+        cb = self._cb
+        with cb._env.begin() as txn:
+            if self._state is None and cb._last_seq(txn) != self.position:
+                self._state = namespace.fold(cb._events(txn), at=self.position)
+            yield txn
+
+    def module(self, name: str) -> str | None:
+        with self._txn() as txn:
+            if self._state is not None:
+                return self._state.module(self.version, name)
+            return self._cb._module_lookup(txn, self.version, name)
+
+    def modules(self) -> frozenset[str]:
+        with self._txn() as txn:
+            if self._state is not None:
+                return frozenset(self._state.module_bindings(self.version))
+            return frozenset(self._cb._module_bindings(txn, self.version))
+
+    def program(self, h: str) -> Program:
+        from ucode.records import Program
+
+        with self._txn() as txn:
+            rec = self._cb._get(txn, "programs", h.encode())
+        if not isinstance(rec, dict):
+            raise StoreCorruptError(f"program {hashing.short(h)} is bound but not stored",
+                                    hint="add the module again (ucode add PATH), or run ucode verify")
+        return Program.from_stored(h, rec)
+
+    def names_under(self, module: str) -> dict[str, str]:
+        found = self._under.get(module)
+        if found is not None:
+            return found
+        prefix = module + "."
+        with self._txn() as txn:
+            if self._state is not None:
+                bound = {n: h for n, h in self._state.bindings(self.version).items() if n.startswith(prefix)}
+            else:
+                bound = self._cb._bindings(txn, self.version, prefix)
+        bound.update({n: h for n, h in self.overrides.items() if n.startswith(prefix)})
+        found = self._under[module] = {n[len(prefix):]: h for n, h in bound.items() if "." not in n[len(prefix):]}
+        return found
+
+    def lookup(self, name: str) -> str | None:
+        if name in self.overrides:
+            return self.overrides[name]
+        with self._txn() as txn:
+            if self._state is not None:
+                return self._state.lookup(self.version, name)
+            return self._cb._lookup(txn, self.version, name)
+
+    def definition(self, h: str) -> Definition:
+        from ucode.records import Definition
+
+        with self._txn() as txn:
+            rec = self._cb._get(txn, "defs", h.encode())
+            src = self._cb._get(txn, "src", h.encode())
+        if not isinstance(rec, dict) or not isinstance(src, dict):
+            raise StoreCorruptError(f"definition {hashing.short(h)} is bound but not stored",
+                                    hint="rebind the name to a stored hash (ucode bind) or add it again")
+        return Definition.from_stored(h, rec, src)
+
+    def text(self, digest: str) -> str:
+        with self._txn() as txn:
+            raw = cast("bytes | None", txn.get(digest.encode(), db=self._cb._db["texts"]))
+        if raw is None:
+            raise StoreCorruptError(f"the text {digest[:10]} of a stored statement is missing",
+                                    hint="add the module again (ucode add PATH), or run ucode verify")
+        return raw.decode("utf-8")
+
+    def code(self, key: str) -> bytes | None:
+        with self._txn() as txn:
+            return cast("bytes | None", txn.get(key.encode(), db=self._cb._db["code"]))
+
+    def resolve(self, ref: str) -> tuple[str | None, str | None]:
+        r = parse_ref(ref)
+        with self._txn() as txn:
+            if r.hash_prefix is not None:
+                return None, self._cb._resolve_hash(txn, r.hash_prefix, ref)
+            assert r.name is not None
+            if r.name in self.overrides:
+                return r.name, self.overrides[r.name]
+            if self._state is not None:
+                h = self._state.lookup(self.version, r.name)
+                if h is None:
+                    if self._state.module(self.version, r.name) is not None or self._state.module(
+                            self.version, r.name.rpartition(".")[0]) is not None:
+                        return r.name, None
+                    raise NameNotFoundError(r.name, f"{self.version} at log position {self.position}")
+                return r.name, h
+            try:
+                name, h = self._cb._resolve_name(txn, r.name, self.version)
+            except NameNotFoundError:
+                if self._cb._module_lookup(txn, self.version, r.name) is not None:
+                    return r.name, None  # a module itself
+                # A name a stored module defines that no definition is bound to (``globals()[n] = ...``):
+                # it is what importing the module gives.
+                module = r.name.rpartition(".")[0]
+                if module and self._cb._module_lookup(txn, self.version, module) is not None:
+                    return r.name, None
+                raise
+            return name, self.overrides.get(name, h)
 
 
 class Codebase:
@@ -320,6 +418,9 @@ class Codebase:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            rt = self.__dict__.get("_runtime")
+            if rt is not None:
+                rt.close()
             _release_env(self.path)
 
     def __enter__(self) -> Codebase:
@@ -415,6 +516,9 @@ class Codebase:
         h = self._lookup(txn, version, name, chain)
         if h is not None:
             return name, h
+        followed = self._follow_import(txn, version, name, chain)  # a re-export: the name it leads to
+        if followed is not None:
+            return followed
         leaf = name.rpartition(".")[2]
         cands = [k.decode().partition(_SEP)[2] for k, _ in self._prefix(txn, "leaf", _k(leaf, ""))]
         bound = {c: hh for c in suffix_matches(name, cands) if (hh := self._lookup(txn, version, c, chain))}
@@ -426,6 +530,30 @@ class Codebase:
         if suggestions:
             raise NameNotFoundError(name, version, suggestions=[f"{s} (in another version)" for s in suggestions])
         raise NameNotFoundError(name, version, suggestions=self._similar(txn, name, version))
+
+    def _follow_import(self, txn: lmdb.Transaction, version: str, name: str,
+                       chain: Sequence[str] | None = None) -> tuple[str, str] | None:
+        """What a name a module imports stands for (``pkg.f`` where ``pkg/__init__.py`` does ``from .a
+        import f``, or ``from .a import *``): (the bound name it leads to, its hash), followed through the
+        modules' programs; None when it leads nowhere in the store."""
+        seen = {name}
+        todo = [name]
+        while todo and len(seen) < 64:
+            name = todo.pop(0)
+            h = self._lookup(txn, version, name, chain)
+            if h is not None:
+                return name, h
+            module, _, leaf = name.rpartition(".")
+            ph = self._module_lookup(txn, version, module, chain) if module else None
+            rec = self._get(txn, "programs", ph.encode()) if ph else None
+            if not isinstance(rec, dict):
+                continue
+            nxt = [rec.get("from_imports", {}).get(leaf)] + [f"{star}.{leaf}" for star in rec.get("stars", ())]
+            for n in nxt:
+                if n is not None and n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return None
 
     def _similar(self, txn: lmdb.Transaction, name: str, version: str) -> list[str]:
         import difflib
@@ -506,6 +634,43 @@ class Codebase:
                 self._put(txn, "leaf", _k(name.rpartition(".")[2], name), b"")
         return {"kind": "bind", "version": version, "name": name, "old": old, "new": new}
 
+    def _remove_binding(self, txn: lmdb.Transaction, version: str, name: str) -> dict[str, Any] | None:
+        """Unbind ``name`` in ``version``: drop its own entry, or hide the parent's binding with ``""``."""
+        rec = self._version_record(txn, version) or {}
+        parent = rec.get("parent")
+        inherited = parent is not None and self._lookup(txn, parent, name) is not None
+        return self._set_binding(txn, version, name, "" if inherited else None)
+
+    def _module_lookup(self, txn: lmdb.Transaction, version: str, module: str,
+                       chain: Sequence[str] | None = None) -> str | None:
+        """The program ``module`` is bound to in ``version`` (None: not a module of that version)."""
+        for v in chain or self._chain(txn, version):
+            raw = cast("bytes | None", txn.get(_k(v, module), db=self._db["modbind"]))
+            if raw is not None:
+                return raw.decode() or None
+        return None
+
+    def _module_bindings(self, txn: lmdb.Transaction, version: str) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for v in reversed(self._chain(txn, version)):
+            cut = len(v.encode()) + 1
+            for key, value in self._prefix(txn, "modbind", _k(v, "")):
+                merged[key[cut:].decode()] = value.decode()
+        return {m: h for m, h in merged.items() if h}
+
+    def _set_module(self, txn: lmdb.Transaction, version: str, module: str, new: str | None) -> dict[str, Any] | None:
+        """Set ``module``'s own program in ``version`` (hash, "" = unbound, None = inherit); the event."""
+        key = _k(version, module)
+        raw = cast("bytes | None", txn.get(key, db=self._db["modbind"]))
+        old = None if raw is None else raw.decode()
+        if old == new:
+            return None
+        if new is None:
+            txn.delete(key, db=self._db["modbind"])
+        else:
+            self._put(txn, "modbind", key, new.encode())
+        return {"kind": "module", "version": version, "name": module, "old": old, "new": new}
+
     def _ensure_version(self, txn: lmdb.Transaction, version: str, events: list[dict[str, Any]]) -> bool:
         if self._version_record(txn, version) is not None:
             return False
@@ -519,20 +684,24 @@ class Codebase:
 
     def add(
         self,
-        paths: Sequence[str | os.PathLike[str]],
+        paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
         *,
         version: str | None = None,
         namespace: str | None = None,
         strict: bool = False,
         progress: ProgressFn | None = None,
     ) -> AddResult:
-        """Normalize, hash and store every definition in ``paths`` and bind its names in ``version``.
+        """Store the program of every module in ``paths`` (every top-level statement, normalized and
+        hashed), bind each module to its program and each name it defines to its definition, in
+        ``version``. Names the module defined before and no longer does are unbound (and reported).
 
         One write transaction: everything lands or nothing does. Re-adding unchanged code writes nothing.
         """
         from ucode import sources
         from ucode.model import AddResult, SkippedStatement
 
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
         if namespace is not None:
             validate_name(namespace)
         if version is not None:
@@ -595,15 +764,17 @@ class Codebase:
                     if progress is not None:
                         progress(i, len(parsed), str(f.path))
                     pm = normalize.normalize_module(mod, path=str(f.path), module=f.module,
-                                                    is_package=f.is_package, ctx=ctx)
+                                                    is_package=f.is_package, ctx=ctx,
+                                                    origin=os.path.abspath(f.path))
                     modules.append((f, pm))
                 if progress is not None:
                     progress(len(parsed), len(parsed), "")
 
                 if strict:
                     offenders = [
-                        (f"{pm.name}.{d.names[0]}", f"{w.message} (line {w.line})")
-                        for _f, pm in modules for d in pm.definitions for w in d.warnings if w.code != "unresolved"
+                        (f"{pm.name}.{d.names[0]}" if d.names else f"{pm.name} (module code)",
+                         f"{w.message} (line {w.line})")
+                        for _f, pm in modules for d in pm.statements for w in d.warnings if w.code != "unresolved"
                     ]
                     if offenders:
                         raise StrictModeError(offenders)
@@ -616,8 +787,8 @@ class Codebase:
 
         wrote = False
         created = False
-        if (pending.new_defs or pending.src_updates or pending.binds or pending.modules or file_recs
-                or not version_exists):
+        if (pending.new_defs or pending.src_updates or pending.binds or pending.modules or pending.programs
+                or pending.module_binds or file_recs or not version_exists):
             with self._env.begin(write=True) as txn:
                 events: list[dict[str, Any]] = []
                 created = self._ensure_version(txn, target, events)
@@ -627,11 +798,20 @@ class Codebase:
                         self._put(txn, "dependents", _k(dep, h), b"")
                 for h, rec in pending.src_updates.items():
                     self._put(txn, "src", h.encode(), _pack(rec))
-                    code = _compile_for_cache(h, rec)
+                for digest, text in pending.texts.items():
+                    if txn.get(digest.encode(), db=self._db["texts"]) is None:
+                        self._put(txn, "texts", digest.encode(), text.encode("utf-8"))
+                for ph, (prec, code) in pending.programs.items():
+                    self._put(txn, "programs", ph.encode(), _pack(prec))
                     if code is not None:
-                        self._put(txn, "code", _k(h, _CACHE_TAG), _pack([_source_digest(rec["source"]), code]))
-                for name, h in pending.binds:
-                    ev = self._set_binding(txn, target, name, h)
+                        self._put(txn, "code", code[0].encode(), code[1])
+                for name, bh in pending.binds:
+                    ev = (self._set_binding(txn, target, name, bh) if bh is not None
+                          else self._remove_binding(txn, target, name))
+                    if ev is not None:
+                        events.append(ev)
+                for mname, ph in pending.module_binds:
+                    ev = self._set_module(txn, target, mname, ph)
                     if ev is not None:
                         events.append(ev)
                 for mname, mrec in pending.modules.items():
@@ -642,15 +822,15 @@ class Codebase:
                     shown = " ".join(str(p) for p in paths)
                     self._append(txn, events, cause=f"add {shown}" + (f" --version {target}" if version else ""))
             wrote = True
-        skipped = result["skipped"] + [SkippedStatement(str(p), 1, reason, "") for p, reason in passed_over]
+        skipped = [SkippedStatement(str(p), 1, reason, "") for p, reason in passed_over]
         return AddResult(
             version=target, names=result["names"], skipped=skipped, stale=result["stale"],
-            files=len(files), wrote=wrote, created_version=created,
+            files=len(files), wrote=wrote, created_version=created, modules=result["modules"],
         )
 
     # The `files` table lets an unchanged re-add skip parsing entirely (and never import libcst): per
     # module, the digest of its source, of the set of stored modules it was normalized against (what an
-    # import means depends on it), and the names -> hashes, warnings and skipped statements it produced.
+    # import means depends on it), the program it gave and the names -> hashes and warnings it produced.
 
     def _file_records(self, txn: lmdb.Transaction, texts: list[tuple[Any, str]],
                       modules: list[tuple[Any, ParsedModule]], result: dict[str, Any],
@@ -658,17 +838,17 @@ class Codebase:
         ctx_digest = _source_digest("\n".join(sorted(all_modules)))
         by_module: dict[str, list[AddedName]] = {}
         for n in result["names"]:
-            by_module.setdefault(n.name.rpartition(".")[0], []).append(n)
+            if n.status != "removed":
+                by_module.setdefault(n.name.rpartition(".")[0], []).append(n)
         out: dict[bytes, dict[str, Any]] = {}
         for (f, text), (_f, pm) in zip(texts, modules, strict=True):
             rec = {
                 "digest": _source_digest(text), "path": str(f.path), "package": f.is_package, "ctx": ctx_digest,
-                "normalization": hashing.NORMALIZATION,
+                "normalization": hashing.NORMALIZATION, "program": pm.hash,
                 # star imports from stored modules depend on what those modules hold: never skip those
-                "volatile": bool(pm.star_reexports) or any(d.deps and "*" in d.refs for d in pm.definitions),
+                "volatile": bool(pm.star_reexports),
                 "names": [[n.name, n.hash, n.kind, n.line, [[w.code, w.message, w.line] for w in n.warnings]]
                           for n in by_module.get(pm.name, []) if n.path == pm.path],
-                "skipped": [[s.line, s.reason, s.text] for s in pm.skipped],
             }
             key = f.module.encode()
             if self._get(txn, "files", key) != rec:
@@ -677,7 +857,7 @@ class Codebase:
 
     def _unchanged_add(self, texts: list[tuple[Any, str]], version: str | None) -> AddResult | None:
         """The result of re-adding files that have not changed since they were added, or None."""
-        from ucode.model import AddedName, AddResult, SkippedStatement, Warning
+        from ucode.model import AddedModule, AddedName, AddResult, Warning
 
         with self._env.begin() as txn:
             target = version or self._default(txn)
@@ -690,159 +870,126 @@ class Codebase:
                 modules.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
             ctx_digest = _source_digest("\n".join(sorted(modules)))
             names: list[AddedName] = []
-            skipped: list[SkippedStatement] = []
-            stale: list[str] = []
+            added_modules: list[AddedModule] = []
             for f, text in texts:
                 rec = self._get(txn, "files", f.module.encode())
                 if (not isinstance(rec, dict) or rec.get("volatile") or rec.get("digest") != _source_digest(text)
                         or rec.get("normalization") != hashing.NORMALIZATION
                         or rec.get("ctx") != ctx_digest or rec.get("path") != str(f.path)
-                        or rec.get("package") != f.is_package):
+                        or rec.get("package") != f.is_package
+                        or self._module_lookup(txn, target, f.module, chain) != rec.get("program")):
                     return None
-                seen = set()
                 for name, h, kind, line, warnings in rec["names"]:
                     if self._lookup(txn, target, name, chain) != h:
                         return None  # rebound since: let the full add say what changed
-                    seen.add(name)
                     names.append(AddedName(name, h, "unchanged", kind, h, str(f.path), line,
                                            [Warning(c, m, str(f.path), ln) for c, m, ln in warnings]))
-                skipped.extend(SkippedStatement(str(f.path), ln, reason, t) for ln, reason, t in rec["skipped"])
-                prefix = f.module + "."
-                stale.extend(n for n in self._bindings(txn, target, prefix)
-                             if "." not in n[len(prefix):] and n not in seen)
+                added_modules.append(AddedModule(f.module, rec["program"], "unchanged", rec["program"], str(f.path)))
         names.sort(key=lambda n: n.name)
-        return AddResult(version=target, names=names, skipped=skipped, stale=sorted(stale), files=len(texts),
-                         wrote=False, created_version=False)
+        return AddResult(version=target, names=names, skipped=[], stale=[], files=len(texts),
+                         wrote=False, created_version=False, modules=added_modules)
 
     def _plan_add(
         self, txn: lmdb.Transaction, target: str, chain: list[str], modules: list[tuple[Any, ParsedModule]]
     ) -> tuple[dict[str, Any], _Pending]:
-        from ucode.model import AddedName, SkippedStatement, Warning
-
-        by_name: dict[str, tuple[NormalizedDefinition, ParsedModule]] = {}
-        for _f, pm in modules:
-            for d in pm.definitions:
-                for n in d.names:
-                    by_name[f"{pm.name}.{n}"] = (d, pm)
-        new_hash: dict[str, str] = {name: d.hash for name, (d, _pm) in by_name.items()}
+        from ucode.model import AddedModule, AddedName, Warning
 
         def current(name: str) -> str | None:
             return self._lookup(txn, target, name, chain)
 
-        # Package re-exports: aliases bound to the hash of what they re-export.
-        alias_of: dict[str, tuple[str, str, int]] = {}  # alias -> (target, path, line)
-        skipped: list[SkippedStatement] = []
+        new_hash: dict[str, str] = {}
         for _f, pm in modules:
-            for r in pm.reexports:
-                alias_of[r.name] = (r.target, pm.path, r.line)
-            for star in pm.star_reexports:
-                for member in self._public_names(txn, star, modules, target, chain):
-                    alias_of[f"{pm.name}.{member}"] = (f"{star}.{member}", pm.path, 0)
-        for alias, (tgt, path, line) in sorted(alias_of.items()):
-            seen = {alias}
-            h = new_hash.get(tgt) or current(tgt)
-            while h is None and tgt in alias_of and tgt not in seen:  # re-export of a re-export
-                seen.add(tgt)
-                tgt = alias_of[tgt][0]
-                h = new_hash.get(tgt) or current(tgt)
-            if h is None:
-                skipped.append(SkippedStatement(path, line, f"re-export of {tgt!r}, which is not a stored "
-                                                "definition", alias.rpartition(".")[2]))
-                continue
-            new_hash.setdefault(alias, h)
+            new_hash.update({f"{pm.name}.{n}": h for n, h in pm.bindings().items()})
 
-        new_defs: dict[str, dict[str, Any]] = {}
-        src_updates: dict[str, dict[str, Any]] = {}
-        src_seen: set[str] = set()
+        pending = _Pending({}, {}, [], {})
         names: list[AddedName] = []
-        binds: list[tuple[str, str]] = []
-        for name in sorted(new_hash):
-            h = new_hash[name]
-            old = current(name)
-            entry = by_name.get(name)
-            if entry is None:  # an alias
-                status = "unchanged" if old == h else "alias"
-                rec = self._get(txn, "defs", h.encode()) or next(
-                    ({"kind": d.kind} for d, _ in by_name.values() if d.hash == h), {"kind": "?"})
-                tgt, path, line = alias_of[name]
-                names.append(AddedName(name, h, status, rec.get("kind", "?"), old, path, line, []))
-                if old != h:
-                    binds.append((name, h))
-                continue
-            d, pm = entry
-            warnings = [Warning(w.code, w.message, pm.path, w.line) for w in d.warnings]
-            src = {"source": d.source, "path": pm.path, "line": d.line, "module": pm.name, "names": d.names,
-                   "doc": d.docstring, "refs": d.refs, "warnings": [[w.code, w.message, w.line] for w in d.warnings]}
-            src["eager"] = d.eager
-            if d.weak:
-                src["weak"] = d.weak
-            if d.futures:
-                src["futures"] = d.futures
-            stored = self._get(txn, "defs", h.encode())
-            reformatted = False
-            if stored is None and h not in new_defs:
-                written_against = {}
-                for dep in d.deps:
-                    dh = new_hash.get(dep) or current(dep)
-                    if dh is not None:
-                        written_against[dep] = dh
-                new_defs[h] = {"scheme": hashing.DEF_SCHEME, "kind": d.kind, "imports": d.imports, "deps": d.deps,
-                               "cbm": d.codebase_modules, "wa": written_against, "renamed": d.renamed_locals}
-                src_updates[h] = src
-            elif h not in src_seen and h not in new_defs:
-                old_src = self._get(txn, "src", h.encode())
-                if old_src != src:
-                    src_updates[h] = src
-                    reformatted = old_src is not None and old_src.get("source") != src["source"]
-            src_seen.add(h)
-            if old is None:
-                status = "added"
-            elif old != h:
-                status = "updated"
-            else:
-                status = "reformatted" if reformatted else "unchanged"
-            names.append(AddedName(name, h, status, d.kind, old, pm.path, d.line, warnings))
-            if old != h:
-                binds.append((name, h))
-
-        module_recs: dict[str, dict[str, Any]] = {}
+        added_modules: list[AddedModule] = []
         stale: list[str] = []
         for _f, pm in modules:
-            rec = {"path": pm.path, "package": pm.is_package, "doc": pm.docstring,
-                   "skipped": [[s.line, s.reason, s.text] for s in pm.skipped], "imports": pm.imports,
-                   "init": [[line, source] for line, source in pm.init], "plain_imports": pm.plain_imports,
-                   "futures": pm.futures}
-            if self._get(txn, "modules", pm.name.encode()) != rec:
-                module_recs[pm.name] = rec
-            skipped.extend(SkippedStatement(pm.path, s.line, s.reason, s.text) for s in pm.skipped)
             prefix = pm.name + "."
-            for existing in self._bindings(txn, target, prefix) if self._version_record(txn, target) else {}:
-                rest = existing[len(prefix):]
-                if "." not in rest and existing not in new_hash:
-                    stale.append(existing)
-        result = {"names": names, "skipped": skipped, "stale": sorted(stale)}
-        return result, _Pending(new_defs, src_updates, binds, module_recs)
-
-    def _public_names(self, txn: lmdb.Transaction, module: str, modules: list[tuple[Any, ParsedModule]],
-                      target: str, chain: list[str]) -> list[str]:
-        """What ``from module import *`` binds: its ``__all__`` if a literal, else names without ``_``."""
-        import ast
-
-        for _f, pm in modules:
-            if pm.name != module:
-                continue
-            names = [n for d in pm.definitions for n in d.names]
-            for d in pm.definitions:
-                if "__all__" in d.names:
-                    try:
-                        value = ast.literal_eval(d.source.partition("=")[2].strip())
-                        return [str(x) for x in value]
-                    except (ValueError, SyntaxError):
-                        break
-            return [n for n in names if not n.startswith("_")]
-        prefix = module + "."
-        return [n[len(prefix):] for n in self._bindings(txn, target, prefix)
-                if "." not in n[len(prefix):] and not n[len(prefix):].startswith("_")]
+            old_program = self._module_lookup(txn, target, pm.name, chain)
+            old_rec = self._get(txn, "programs", old_program.encode()) if old_program else None
+            if isinstance(old_rec, dict):
+                before = [prefix + n for n in old_rec.get("slots", {})]
+            else:  # a module added by an older ucode (no program): the names directly under it
+                before = [n for n in self._bindings(txn, target, prefix) if "." not in n[len(prefix):]]
+            # Names the module defined and no longer does are unbound: the module runs as its file does, and
+            # a name left bound would be put back into it. A definition renamed in the source is reported
+            # as `renamed`, from its old name (same code under a new name: the same body hash).
+            removed = [n for n in before if n not in new_hash and current(n) is not None]
+            removed_body: dict[str, str] = {}
+            for n in removed:
+                rec = self._get(txn, "defs", (current(n) or "").encode())
+                if isinstance(rec, dict) and rec.get("body"):
+                    removed_body.setdefault(rec["body"], n)
+            src_seen: set[str] = set()
+            statements = []
+            for d in pm.statements:
+                digest = hashing.text_digest(d.source)
+                pending.texts[digest] = d.source
+                statements.append([d.hash, digest, d.line, d.names, d.kind])
+                src = {"source": d.source, "path": pm.path, "line": d.line, "module": pm.name, "names": d.names,
+                       "doc": d.docstring, "refs": d.refs,
+                       "warnings": [[w.code, w.message, w.line] for w in d.warnings]}
+                if d.futures:
+                    src["futures"] = d.futures
+                stored = self._get(txn, "defs", d.hash.encode())
+                if stored is None and d.hash not in pending.new_defs:
+                    written_against = {}
+                    for dep in d.deps:
+                        dh = new_hash.get(dep) or current(dep)
+                        if dh is not None:
+                            written_against[dep] = dh
+                    pending.new_defs[d.hash] = {
+                        "scheme": hashing.STMT_SCHEME if d.kind == "code" else hashing.DEF_SCHEME, "kind": d.kind,
+                        "imports": d.imports, "deps": d.deps, "cbm": d.codebase_modules, "wa": written_against,
+                        "renamed": d.renamed_locals, "body": d.body, "program": pm.hash}
+                    pending.src_updates[d.hash] = src
+                elif d.hash not in src_seen and d.hash not in pending.new_defs:
+                    old_src = self._get(txn, "src", d.hash.encode())
+                    if old_src != src:
+                        pending.src_updates[d.hash] = src
+                src_seen.add(d.hash)
+            for n, i in sorted(pm.slots.items()):
+                d = pm.statements[i]
+                name = prefix + n
+                old = current(name)
+                warnings = [Warning(w.code, w.message, pm.path, w.line) for w in d.warnings]
+                old_src = self._get(txn, "src", d.hash.encode()) if old == d.hash else None
+                frm = None
+                if old is None:
+                    frm = removed_body.pop(d.body, None) if d.body else None
+                    status = "renamed" if frm else "added"
+                elif old != d.hash:
+                    status = "updated"
+                elif isinstance(old_src, dict) and old_src.get("source") != d.source:
+                    status = "reformatted"
+                else:
+                    status = "unchanged"
+                names.append(AddedName(name, d.hash, status, d.kind, old, pm.path, d.line, warnings, frm))
+                if old != d.hash:
+                    pending.binds.append((name, d.hash))
+            for n in sorted(removed):
+                names.append(AddedName(n, current(n) or "", "removed", "", current(n), pm.path, 0, []))
+                pending.binds.append((n, None))
+                stale.append(n)
+            if self._get(txn, "programs", pm.hash.encode()) is None and pm.hash not in pending.programs:
+                prec = {"scheme": hashing.MODULE_SCHEME, "module": pm.name, "package": pm.is_package,
+                        "path": pm.origin, "futures": pm.futures, "statements": statements,
+                        "slots": pm.slots, "imports": pm.modules_imported, "used": pm.modules_used,
+                        "annotations": pm.annotations, "doc": pm.docstring, "from_imports": pm.imports,
+                        "stars": pm.star_reexports}
+                pending.programs[pm.hash] = (prec, _compile_program(pm.hash, prec, [d.source for d in pm.statements]))
+            status = "added" if old_program is None else ("unchanged" if old_program == pm.hash else "updated")
+            added_modules.append(AddedModule(pm.name, pm.hash, status, old_program, pm.path))
+            if old_program != pm.hash:
+                pending.module_binds.append((pm.name, pm.hash))
+            rec = {"path": pm.origin, "package": pm.is_package, "imports": pm.imports, "program": pm.hash}
+            if self._get(txn, "modules", pm.name.encode()) != rec:
+                pending.modules[pm.name] = rec
+        names.sort(key=lambda n: n.name)
+        result = {"names": names, "skipped": [], "stale": sorted(stale), "modules": added_modules}
+        return result, pending
 
     # ------------------------------------------------------------------------------ binding
 
@@ -1117,6 +1264,8 @@ class Codebase:
             for inv in inverses:  # target is newest first: undo in reverse order
                 if inv["kind"] == "bind":
                     self._set_binding(txn, inv["version"], inv["name"], inv["new"])
+                elif inv["kind"] == "module":
+                    self._set_module(txn, inv["version"], inv["name"], inv["new"])
                 else:
                     self._put(txn, "meta", b"default", _pack(inv["new"]))
             cause = target[0]["cause"]
@@ -1379,7 +1528,8 @@ class Codebase:
         """Store facts: path, size on disk, counts, and LMDB's last transaction id (it only moves when
         something was written)."""
         with self._env.begin() as txn:
-            counts = {t: txn.stat(self._db[t])["entries"] for t in ("defs", "bind", "log", "versions", "modules")}
+            counts = {t: txn.stat(self._db[t])["entries"]
+                      for t in ("defs", "bind", "log", "versions", "modules", "programs")}
         data = self.path / "data.mdb"
         return {"path": str(self.path), "bytes": data.stat().st_size if data.exists() else 0,
                 "last_txnid": self._env.info()["last_txnid"], "schema": SCHEMA_VERSION, **counts}
@@ -1413,150 +1563,55 @@ class Codebase:
             self._put(txn, "meta", b"config", _pack(stored))
         return self.config()
 
-    # ------------------------------------------------------------------------------ closure
+    # ------------------------------------------------------------------------------ running
 
-    def _snapshot_lookup(self, txn: lmdb.Transaction, version: str | None, at: int | None
-                         ) -> tuple[str, int, Callable[[str], str | None]]:
-        """(version, log position, name -> hash) for the names as of log position ``at`` (now if None)."""
-        if at is None:
-            v = self._version(txn, version)
-            chain = self._chain(txn, v)
-            return v, self._last_seq(txn), lambda name: self._lookup(txn, v, name, chain)
-        from ucode import namespace  # only for a past log position (start-up counts)
-
-        state = namespace.fold(self._events(txn), at=at)
-        v = version or state.default or "v1"
-        if v not in state.parents:
-            raise VersionError(f"version {v!r} did not exist at log position {at}")
-        return v, at, lambda name: state.lookup(v, name)
-
-    def load_closure(self, ref: str, *, version: str | None = None, at: int | None = None,
-                     overrides: dict[str, str] | None = None) -> ClosureImage:
-        """Everything needed to run ``ref``: its definition and the transitive closure of what its names
-        resolve to in ``version`` as of log position ``at`` (now if None), read in one snapshot.
-
-        This is the resolver's input: it reads only what the entry point needs. A dependency that
-        resolves to the definition itself (``lookupUserV2`` bound as ``lookupUser``) resolves to the hash
-        it was written against instead: a definition never late-binds to itself through another name.
-        """
-        return self.load_closures([ref], version=version, at=at, overrides=overrides)
-
-    def load_closures(self, refs: Sequence[str], *, version: str | None = None, at: int | None = None,
-                      overrides: dict[str, str] | None = None) -> ClosureImage:
-        """:meth:`load_closure` for several entry points at once (one snapshot, shared closure);
-        ``entries`` maps each ref to its hash, ``entry`` is the first one's. ``overrides`` maps full names
-        to hashes that replace their bindings (replay + swap)."""
+    def snapshot_source(self, version: str | None, at: int | None,
+                        overrides: Mapping[str, str] | None) -> _StoreSnapshot:
+        """The names of ``version`` as of log position ``at`` (now if None), with ``overrides`` (full name
+        -> hash) in place of bindings: what the runtime reads a snapshot from (``runtime.SnapshotSource``)."""
         with self._env.begin() as txn:
-            parsed = [parse_ref(ref) for ref in refs]
-            versions = {p.version for p in parsed if p.version}
-            v, pos, base_lookup = self._snapshot_lookup(
-                txn, (versions.pop() if len(versions) == 1 else None) or version, at)
-            swap = dict(overrides or {})
+            last = self._last_seq(txn)
+            if at is None or at == last:
+                return _StoreSnapshot(self, self._version(txn, version), last, dict(overrides or {}), None)
+            state = namespace.fold(self._events(txn), at=at)
+            v = version or state.default or "v1"
+            if v not in state.parents:
+                raise VersionError(f"version {v!r} did not exist at log position {at}",
+                                   hint="`ucode history` shows the log positions")
+            return _StoreSnapshot(self, v, at, dict(overrides or {}), state)
 
-            def lookup(name: str) -> str | None:
-                return swap[name] if name in swap else base_lookup(name)
-
-            entries: dict[str, str] = {}
-            entry_names: dict[str, str | None] = {}
-            for ref, r in zip(refs, parsed, strict=True):
-                if r.hash_prefix is not None:
-                    entries[ref], entry_names[ref] = self._resolve_hash(txn, r.hash_prefix, ref), None
-                    continue
-                assert r.name is not None
-                if at is None:
-                    name, h0 = self._resolve_name(txn, r.name, v)
-                else:
-                    name, found = r.name, lookup(r.name)
-                    if found is None:
-                        raise NameNotFoundError(r.name, f"{v} at log position {at}")
-                    h0 = found
-                h0 = swap.get(name, h0)
-                entries[ref], entry_names[ref] = h0, name
-            modules: set[str] | None = None
-            defs: dict[str, LoadedDefinition] = {}
-            todo = list(entries.values())
-            while todo:
-                h = todo.pop()
-                if h in defs:
-                    continue
-                rec = self._get(txn, "defs", h.encode())
-                src = self._get(txn, "src", h.encode())
-                if rec is None or src is None:
-                    raise StoreCorruptError(f"definition {hashing.short(h)} is bound but not stored",
-                                            hint="rebind the name to a stored hash (ucode bind) or re-add it")
-                deps: dict[str, str | None] = {}
-                for d in rec["deps"]:
-                    dh = _dep_rule(lookup(d), h, rec, d)
-                    if dh is None:
-                        if modules is None:
-                            modules = {k.decode() for k, _ in self._prefix(txn, "modules", b"")}
-                        if d in modules:
-                            deps[d] = "module:" + d
-                            continue
-                    deps[d] = dh
-                    if dh is not None and dh not in defs:
-                        todo.append(dh)
-                blob = txn.get(_k(h, _CACHE_TAG), db=self._db["code"])
-                code = None
-                if blob is not None:
-                    digest, marshalled = self._unpack(blob, "code", h)
-                    if digest == _source_digest(src["source"]):
-                        code = marshalled
-                defs[h] = LoadedDefinition(
-                    hash=h, kind=rec["kind"], module=src["module"], path=src.get("path", ""),
-                    line=src.get("line", 1), names=list(src["names"]), source=src["source"],
-                    refs={k: (v_[0], v_[1]) for k, v_ in src.get("refs", {}).items()}, deps=deps, code=code,
-                    warnings=[w[1] for w in src.get("warnings", [])], futures=list(src.get("futures", [])),
-                    eager=frozenset(src["eager"]) if "eager" in src else None,
-                    weak=frozenset(src.get("weak", ())),
-                )
-        cycles: dict[str, int] = {}
-        closures = hashing.closure_hashes(
-            list(entries.values()), lambda x: [None if (d is None or d.startswith("module:")) else d
-                                               for d in defs[x].deps.values()], cycles)
-        if any(d.weak for d in defs.values()):
-            # the build order leaves out references only named in string annotations
-            def strong(x: str) -> list[str | None]:
-                d = defs[x]
-                weak_targets = {d.refs[w][1] for w in d.weak if w in d.refs}
-                return [None if (h is None or h.startswith("module:") or name in weak_targets) else h
-                        for name, h in d.deps.items()]
-
-            cycles = hashing.components_of(list(defs), strong)  # every definition: some only weakly reached
-        for h, d in defs.items():
-            d.closure = closures[h]
-        first = refs[0]
-        return ClosureImage(entry=entries[first], entry_name=entry_names[first], version=v, position=pos,
-                            defs=defs, entries=entries, cycles=cycles)
-
-    def module_info(self, module: str) -> dict[str, Any] | None:
-        """The stored record of a module (path, package, doc, skipped statements), or None."""
+    def has_module_record(self, module: str) -> bool:
+        """Whether ``module`` was ever added to this store (whatever the version)."""
         with self._env.begin() as txn:
-            rec = self._get(txn, "modules", module.encode())
-            return rec if isinstance(rec, dict) else None
+            return txn.get(module.encode(), db=self._db["modules"]) is not None
 
-    def submodules(self, module: str) -> list[str]:
-        """Stored modules directly below ``module``."""
-        prefix = module + "."
-        with self._env.begin() as txn:
-            return [k.decode() for k, _ in self._prefix(txn, "modules", prefix.encode())
-                    if "." not in k.decode()[len(prefix):]]
+    def save_code(self, items: dict[str, bytes]) -> None:
+        """Cache compiled code (key from ``runtime.code_key`` -> marshalled code): compiled once per Python."""
+        if not items:
+            return
+        try:
+            with self._env.begin(write=True) as txn:
+                for key, blob in items.items():
+                    self._put(txn, "code", key.encode(), blob)
+        except lmdb.Error as exc:
+            raise StoreError(f"cannot cache compiled code in {self.path}: {exc}") from None
 
     @property
     def runtime(self) -> Runtime:
-        """This codebase's runtime: the objects built from it, cached by closure hash."""
+        """This codebase's runtime: snapshots of its names and the module instances they share."""
         rt = self.__dict__.get("_runtime")
         if rt is None:
-            from ucode.runner import Runtime
+            from ucode.runtime import Runtime
 
-            rt = self.__dict__["_runtime"] = Runtime(self)
+            rt = self.__dict__["_runtime"] = Runtime(cast("SnapshotFactory", self))
         return rt
 
     def function(self, ref: str, *, version: str | None = None, at: int | None = None) -> Any:
-        """The stored definition ``ref`` as an ordinary Python object (a function is a plain function).
+        """The stored object ``ref`` names, as an ordinary Python object: its module imported from the
+        store (its program run as its file would run), and the attribute taken from it.
 
-        Its names resolve through the bindings of ``version`` as they are now (or at log position
-        ``at``); call ``function`` again to pick up rebindings (it is cheap when nothing changed).
+        Names resolve through the bindings of ``version`` as they are now (or at log position ``at``); call
+        ``function`` again to pick up rebindings (it is cheap when nothing changed).
         """
         return self.runtime.load(ref, version=version, at=at)[0]
 
@@ -1598,35 +1653,20 @@ class Codebase:
 
         return replay_all(self, name, use)
 
-    def store_code(self, items: dict[str, tuple[str, bytes]]) -> None:
-        """Cache compiled code: hash -> (source it was compiled from, marshalled code object)."""
-        if not items:
-            return
-        with self._env.begin(write=True) as txn:
-            for h, (source, marshalled) in items.items():
-                self._put(txn, "code", _k(h, _CACHE_TAG), _pack([_source_digest(source), marshalled]))
-
     def closure_hash(self, ref: str, *, version: str | None = None) -> str:
-        """The hash of ``ref``'s definition together with everything its names resolve to in ``version``:
-        it changes exactly when what would run changes."""
-        with self._env.begin() as txn:
-            _n, h, v = self._resolve(txn, ref, version)
-            chain = self._chain(txn, v)
-
-            def deps_of(x: str) -> list[str | None]:
-                rec = self._get(txn, "defs", x.encode()) or {"deps": [], "wa": {}}
-                return [self._dep_hash(txn, v, chain, x, rec, d) for d in rec["deps"]]
-
-            return hashing.closure_hashes([h], deps_of)[h]
+        """What would run for ``ref`` in ``version``, as a hash: its module's program with everything
+        rebound in it, and the modules it imports, the same way. It changes exactly when what would run
+        changes (nothing is run to compute it)."""
+        return self.runtime.closure_of(ref, version=version)
 
     # ------------------------------------------------------------------------------- verify
 
     def verify(self) -> VerifyResult:
-        """Re-hash every stored definition from its source, and rebuild the names from the log.
+        """Re-hash every stored program and definition from its text, and rebuild the names from the log.
 
-        Reports definitions whose source no longer hashes to their key, records that cannot be decoded,
-        names bound to hashes that are not stored, and any difference between the materialized names and
-        the fold of the namespace log.
+        Reports programs and definitions whose text no longer hashes to their key, texts that are missing,
+        records that cannot be decoded, names and modules bound to hashes that are not stored, and any
+        difference between the materialized bindings and the fold of the namespace log.
         """
         from ucode import namespace, normalize
         from ucode.model import VerifyResult
@@ -1635,6 +1675,7 @@ class Codebase:
         checked = 0
         older = 0
         with self._env.begin() as txn:
+            defs: dict[str, dict[str, Any]] = {}
             for key, raw in self._prefix(txn, "defs", b""):
                 h = key.decode()
                 checked += 1
@@ -1647,11 +1688,36 @@ class Codebase:
                 if src is None:
                     problems.append({"hash": h, "problem": "no source stored"})
                     continue
-                if rec.get("scheme", hashing.DEF_SCHEME) != hashing.DEF_SCHEME:
-                    older += 1  # hashed by an older ucode: this one cannot reproduce that scheme
+                defs[h] = {**rec, "_refs": {k: v[1] for k, v in src.get("refs", {}).items() if v[0] != "import"}}
+            verified: dict[str, set[str]] = {}  # statement hash -> digests of its texts in programs
+            for key, raw in self._prefix(txn, "programs", b""):
+                ph = key.decode()
+                try:
+                    prec = self._unpack(raw, "programs", key)
+                    found = _rehash_program(normalize, txn, self._db["texts"], ph, prec, defs)
+                except StoreCorruptError as exc:
+                    problems.append({"hash": ph, "problem": exc.message})
+                    continue
+                except UcodeError as exc:
+                    problems.append({"hash": ph, "problem": f"program of {prec.get('module')} does not parse: "
+                                     f"{exc.message}"})
+                    continue
+                problems.extend(found)
+                for st in prec["statements"]:
+                    verified.setdefault(st[0], set()).add(st[1])
+            for h, rec in defs.items():
+                if h in verified:
+                    # the source `view` shows is the text of one of the programs it was added with
+                    shown = (self._get(txn, "src", h.encode()) or {}).get("source", "")
+                    if hashing.text_digest(shown) not in verified[h]:
+                        problems.append({"hash": h, "problem": "the source stored for it is not the text of any "
+                                                               "program it is in (edited in the store?)"})
+                    continue
+                if rec.get("scheme", hashing.DEF_SCHEME) != hashing.DEF_SCHEME or rec["kind"] == "block":
+                    older += 1  # hashed by an older ucode (a per-name block, a chain): not reproducible here
                     continue
                 try:
-                    got = _rehash(normalize, rec, src)
+                    got = _rehash(normalize, rec, self._get(txn, "src", h.encode()))
                 except UcodeError as exc:
                     problems.append({"hash": h, "problem": f"source does not parse: {exc.message}"})
                     continue
@@ -1672,7 +1738,62 @@ class Codebase:
                     diff = set(state.bindings(v).items()) ^ set(actual.items())
                     problems.append({"hash": "", "problem": f"names in {v} differ from the fold of the log: "
                                      + ", ".join(sorted(n for n, _ in diff)[:5])})
+                mods = self._module_bindings(txn, v)
+                for m, ph in mods.items():
+                    if txn.get(ph.encode(), db=self._db["programs"]) is None:
+                        problems.append({"hash": ph, "problem": f"module {m}@{v} is bound to a program that is not "
+                                                               "stored"})
+                if state is not None and state.module_bindings(v) != mods:
+                    diff = set(state.module_bindings(v).items()) ^ set(mods.items())
+                    problems.append({"hash": "", "problem": f"modules in {v} differ from the fold of the log: "
+                                     + ", ".join(sorted(n for n, _ in diff)[:5])})
         return VerifyResult(checked, problems, older)
+
+
+def _rehash_program(normalize: Any, txn: lmdb.Transaction, texts_db: Any, ph: str, prec: dict[str, Any],
+                    defs: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """Normalize a stored program's text again, in the context it was added in (which names were
+    definitions of the codebase and where its imports led, as its statements' records say), and compare
+    the program's hash and each statement's."""
+    from ucode.runtime import program_text
+
+    texts: list[tuple[int, str]] = []
+    for h, digest, line, *_rest in prec["statements"]:
+        raw = cast("bytes | None", txn.get(digest.encode(), db=texts_db))
+        if raw is None:
+            raise StoreCorruptError(f"the text of a statement of {prec['module']} ({hashing.short(h)}) is missing")
+        texts.append((int(line), raw.decode("utf-8")))
+    module = prec["module"]
+    modules: set[str] = {module}
+    names: set[str] = {f"{module}.{n}" for n in prec.get("slots", {})}
+    follows: dict[str, str] = {}
+    for h, *_rest in prec["statements"]:
+        rec = defs.get(h, {})
+        modules.update(rec.get("cbm", ()))
+        names.update(rec.get("deps", ()))
+    for local, written in prec.get("from_imports", {}).items():
+        for h, *_rest in prec["statements"]:
+            ref = (defs.get(h, {}).get("_refs") or {}).get(local)
+            if ref:
+                follows[written] = ref
+    closed: set[str] = set()
+    for m in modules:
+        parts = m.split(".")
+        closed.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    ctx = normalize.Context(frozenset(closed), lambda fqn: fqn in names, lambda fqn: follows.get(fqn, fqn))
+    pm = normalize.normalize_module(program_text(texts), path=prec["path"], module=module,
+                                    is_package=prec["package"], ctx=ctx, origin=prec["path"])
+    out: list[dict[str, str]] = []
+    for (h, *_rest), got in zip(prec["statements"], pm.statements, strict=False):
+        if got.hash != h:
+            out.append({"hash": h, "problem": f"a statement of {module} (line {got.line}) hashes to "
+                                              f"{hashing.short(got.hash)}"})
+    if len(pm.statements) != len(prec["statements"]):
+        out.append({"hash": ph, "problem": f"the program of {module} has {len(pm.statements)} statements, "
+                                           f"its record {len(prec['statements'])}"})
+    elif pm.hash != ph and not out:
+        out.append({"hash": ph, "problem": f"the program of {module} hashes to {hashing.short(pm.hash)}"})
+    return out
 
 
 def _rehash(normalize: Any, rec: dict[str, Any], src: dict[str, Any]) -> str:

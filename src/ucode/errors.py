@@ -12,10 +12,13 @@ from __future__ import annotations
 __all__ = [
     "AmbiguousNameError",
     "DefinitionError",
+    "DefinitionFailedError",
     "HashNotFoundError",
     "InvalidNameError",
+    "MissingImportError",
     "NameNotFoundError",
     "NothingToUndoError",
+    "RunError",
     "SourceError",
     "StoreCorruptError",
     "StoreError",
@@ -170,3 +173,56 @@ class StoreVersionError(StoreError):
 
 class StoreCorruptError(StoreError):
     """A record in the store cannot be decoded."""
+
+
+class RunError(UcodeError):
+    """Stored code cannot be loaded (not: the user's code raised while running; that propagates as is)."""
+
+
+class MissingImportError(RunError, ImportError):
+    """An import a stored module needs is not installed. Also an ``ImportError``, as in Python."""
+
+    def __init__(self, who: str, statement: str, exc: BaseException) -> None:
+        module = statement.split(" ")[1]
+        top = module.split(".")[0]
+        super().__init__(
+            f"{who} needs `{statement}`, which cannot be imported: {exc}",
+            hint=f"install the package that provides {top!r} (e.g. pip install {top}) in the environment "
+                 "ucode runs in, or add its source to the store",
+        )
+        self.who = who
+        self.statement = statement
+        self.module = module
+
+
+def _stored_frame(frame: object) -> bool:
+    g = getattr(frame, "f_globals", {})
+    loader = getattr(g.get("__spec__"), "loader", None)
+    code = getattr(frame, "f_code", None)
+    return type(loader).__name__ == "StoreLoader" or str(getattr(code, "co_filename", "")).startswith("<ucode ")
+
+
+class DefinitionFailedError(RunError):
+    """Importing a stored module raised: its module-level code (a value, a decorator, a class body, a
+    call) failed. ``error`` is the exception, ``where`` the file line it failed at."""
+
+    def __init__(self, module: str, exc: BaseException) -> None:
+        import linecache
+
+        where = ""
+        tb = exc.__traceback__
+        while tb is not None:  # the innermost frame of stored code is where it failed
+            if _stored_frame(tb.tb_frame):
+                name = tb.tb_frame.f_code.co_filename
+                text = linecache.getline(name, tb.tb_lineno).strip()
+                where = f"{name} line {tb.tb_lineno}" + (f": {text}" if text else "")
+            tb = tb.tb_next
+        super().__init__(
+            f"importing {module} failed: {type(exc).__name__}: {exc}" + (f" (at {where})" if where else ""),
+            hint="a module's top-level code runs when it is imported, as Python runs its file; "
+                 "`ucode view NAME` shows the stored source",
+        )
+        self.module = module
+        self.ref = module
+        self.error = exc
+        self.where = where

@@ -27,34 +27,55 @@ import blake3
 import msgpack
 
 __all__ = [
+    "BODY_SCHEME",
     "CLOSURE_SCHEME",
     "DEF_SCHEME",
     "FULL_LENGTH",
     "FUTURE_FEATURES",
+    "INSTANCE_SCHEME",
     "MIN_PREFIX",
+    "MODULE_SCHEME",
     "NORMALIZATION",
     "SHORT_LENGTH",
+    "STMT_SCHEME",
     "closure_hashes",
     "components_of",
     "definition_hash",
     "digest_to_text",
+    "instance_key",
     "is_hash_ref",
+    "module_hash",
     "short",
+    "statement_hash",
+    "text_digest",
 ]
 
 DEF_SCHEME = "ucode/def/2"
+STMT_SCHEME = "ucode/stmt/1"
+"""Module code: a top-level statement that is not a definition (imports, calls, loops, ``if``/``try``
+blocks, patches such as ``X += 1`` or ``REG["a"] = f``). Hashed like a definition, under the module it runs
+in instead of a qualified name."""
+BODY_SCHEME = "ucode/body/1"
+"""A definition without its name: equal for the same code under another name (``add`` reports a
+definition renamed in source as ``renamed``). Never a key: only compared."""
+MODULE_SCHEME = "ucode/module/1"
+"""A module's program: its statements in file order, each by hash, with the exact text and line that
+runs (see :func:`module_hash`)."""
+INSTANCE_SCHEME = "ucode/instance/1"
 CLOSURE_SCHEME = "ucode/closure/1"
 FUTURE_FEATURES = ("annotations",)
 """``from __future__`` features that change what code means on the Pythons ucode supports (the others are
 mandatory there). A module's are recorded with each of its definitions, hashed (``["Future", features,
 tree]``) and given to ``compile()`` when the definition runs. A fixed list: hashes must not depend on
 the Python that computes them."""
-NORMALIZATION = 2
+NORMALIZATION = 3
 """The version of what :mod:`ucode.normalize` produces for a given source (here, not there: the re-add
 fast path reads it without importing libcst). Bump it whenever that output changes (the hash scheme,
 chains, which imports merge, definition lines, ...): an unchanged file added before is then normalized
 again instead of being answered from the store's ``files`` table. 1: the first; 2: qualified names in
-hashes (``ucode/def/2``), chains, ``globals()`` dependencies, merged plain imports, source lines."""
+hashes (``ucode/def/2``), chains, ``globals()`` dependencies, merged plain imports, source lines; 3: modules
+are programs (every statement stored, in file order; module code hashed as ``ucode/stmt/1``), no chains,
+no ``globals()`` dependencies."""
 SHORT_LENGTH = 10
 FULL_LENGTH = 52
 MIN_PREFIX = 3
@@ -98,6 +119,42 @@ def definition_hash(kind: str, tree: Any, imports: Sequence[str], deps: Sequence
     if list(imports) != sorted(imports) or list(deps) != sorted(deps):
         raise ValueError("imports and deps must be sorted")
     return _blake(_pack([DEF_SCHEME, kind, name, tree, list(imports), list(deps)]))
+
+
+def statement_hash(tree: Any, imports: Sequence[str], deps: Sequence[str], *, module: str) -> str:
+    """The full hash of a normalized top-level statement that is module code (not a definition): what it
+    does (``tree``, with its canonical ``imports`` and ``deps`` as for a definition) in ``module``."""
+    if list(imports) != sorted(imports) or list(deps) != sorted(deps):
+        raise ValueError("imports and deps must be sorted")
+    return _blake(_pack([STMT_SCHEME, module, tree, list(imports), list(deps)]))
+
+
+def body_hash(kind: str, tree: Any, imports: Sequence[str], deps: Sequence[str]) -> str:
+    """A definition's hash without its name (the tree already refers to itself as ``_u_self``): two
+    definitions that differ only by the name they bind have the same body hash."""
+    return _blake(_pack([BODY_SCHEME, kind, tree, list(imports), list(deps)]))
+
+
+def text_digest(text: str) -> str:
+    """The digest of exact source text (what runs, comments and docstrings included): the key of the
+    store's ``texts`` table. Full length base32, like a hash."""
+    return _blake(text.encode("utf-8"))
+
+
+def module_hash(module: str, *, package: bool, path: str, futures: Sequence[str],
+                statements: Sequence[tuple[str, str, int]]) -> str:
+    """The hash of a module's program: the module's name, whether it is a package, the path it runs as
+    (``__file__``), its ``from __future__`` features and, in file order, each statement as (statement
+    hash, text digest, first line). It is over exactly what runs: a comment or docstring edit keeps every
+    statement hash but makes a new program (the text that runs, and its lines, differ)."""
+    body = [[h, d, int(line)] for h, d, line in statements]
+    return _blake(_pack([MODULE_SCHEME, module, bool(package), path, sorted(futures), body]))
+
+
+def instance_key(parts: Sequence[Any]) -> str:
+    """The key of one module instance (see :mod:`ucode.runtime`): msgpack-able ``parts`` of strings,
+    ints and lists."""
+    return _blake(_pack([INSTANCE_SCHEME, list(parts)]))
 
 
 def short(full_hash: str) -> str:
@@ -188,6 +245,7 @@ def closure_hashes(
     roots: Iterable[str],
     deps_of: Callable[[str], Sequence[str | None]],
     cycles: dict[str, int] | None = None,
+    content_of: Callable[[str], Any] | None = None,
 ) -> dict[str, str]:
     """Closure hashes for ``roots`` and everything they reach.
 
@@ -197,7 +255,8 @@ def closure_hashes(
 
     Components are hashed in reverse topological order, so every external dependency's closure hash is
     known when it is needed. ``cycles``, if given, receives each node's component id (as
-    :func:`components_of`).
+    :func:`components_of`). ``content_of(node)`` is what a node stands for (default: the node itself, a
+    hash): module instances are nodes named by module, standing for their program and rebindings.
     """
     components, component_of, edges = _tarjan(roots, deps_of)
     if cycles is not None:
@@ -207,18 +266,18 @@ def closure_hashes(
     for cid, members in enumerate(components):
         entries = []
         for m in sorted(set(members)):
-            dep_entries: list[list[str]] = []
+            dep_entries: list[list[Any]] = []
             for d in edges[m]:
                 if d is None:
                     dep_entries.append(["missing"])
                 elif component_of[d] == cid:
-                    dep_entries.append(["member", d])
+                    dep_entries.append(["member", d if content_of is None else content_of(d)])
                 else:
                     dep_entries.append(["closure", result[d]])
-            entries.append([m, dep_entries])
+            entries.append([m if content_of is None else content_of(m), dep_entries])
         component_hash = _blake(_pack([CLOSURE_SCHEME, entries]))
         for m in members:
-            result[m] = _blake(_pack([CLOSURE_SCHEME, component_hash, m]))
+            result[m] = _blake(_pack([CLOSURE_SCHEME, component_hash, m if content_of is None else content_of(m)]))
     return result
 
 

@@ -161,10 +161,11 @@ class HazardScanner:
                     and n.func.attr.value in _MUTATORS
                 ):
                     root = self._global_root(n.func.value)
-                    if root is not None and kind != "value":
+                    if root is not None and kind not in ("value", "block"):
                         report("global-mutation", f"mutates module-level {root} "
                                f"(.{n.func.attr.value}())", n)
-            elif isinstance(n, (cst.AssignTarget, cst.AugAssign, cst.Del)):
+            elif isinstance(n, (cst.AssignTarget, cst.AugAssign, cst.Del)) and kind != "block":
+                # (module code changing module state is how a module sets itself up: `REG["a"] = f`)
                 target = n.target
                 if isinstance(target, (cst.Attribute, cst.Subscript)):
                     root = self._global_root(target)

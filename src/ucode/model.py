@@ -10,6 +10,7 @@ from typing import Any
 
 __all__ = [
     "AddResult",
+    "AddedModule",
     "AddedName",
     "Binding",
     "DefinitionView",
@@ -44,8 +45,9 @@ class AddedName(_Dict):
     """One name an ``add`` bound, and what happened to it.
 
     ``status``: ``added`` (new name), ``updated`` (rebound to a new hash), ``unchanged``,
-    ``reformatted`` (same hash, the stored source text was updated: a comment or formatting edit) or
-    ``alias`` (a package re-export bound to the hash of what it re-exports).
+    ``reformatted`` (same hash, the stored source text was updated: a comment or formatting edit),
+    ``renamed`` (a new name for the same code as a name the module no longer defines: ``renamed_from``,
+    ``from`` in ``to_dict``) or ``removed`` (the module no longer defines it: unbound).
     """
 
     name: str
@@ -56,6 +58,25 @@ class AddedName(_Dict):
     path: str
     line: int
     warnings: list[Warning] = field(default_factory=list)
+    renamed_from: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["from"] = out.pop("renamed_from")
+        return out
+
+
+@dataclass(frozen=True)
+class AddedModule(_Dict):
+    """One module an ``add`` stored: the hash of its program (every statement, in order) and whether it
+    is ``added``, ``updated`` (its program changed: a definition, module code, a comment or a line) or
+    ``unchanged``."""
+
+    name: str
+    hash: str
+    status: str
+    old_hash: str | None
+    path: str
 
 
 @dataclass(frozen=True)
@@ -68,6 +89,9 @@ class SkippedStatement(_Dict):
 
 @dataclass(frozen=True)
 class AddResult(_Dict):
+    """What an ``add`` did. ``stale``: names the modules no longer define, unbound by this add (the same
+    names are in ``names`` with status ``removed``); ``skipped``: files passed over."""
+
     version: str
     names: list[AddedName]
     skipped: list[SkippedStatement]
@@ -75,6 +99,12 @@ class AddResult(_Dict):
     files: int
     wrote: bool
     created_version: bool
+    modules: list[AddedModule] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["names"] = [n.to_dict() for n in self.names]
+        return out
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -11,6 +11,8 @@ Events (msgpack maps in the ``log`` table), by ``kind``:
             hides the parent's binding) or ``None`` (no entry of its own: inherits from the parent).
 ``version`` version ``name`` is created with parent ``old`` (``None`` for the root).
 ``use``     the default version goes from ``old`` to ``new``.
+``module``  in ``version``, module ``name`` goes from program ``old`` to program ``new`` (hash, ``""`` or
+            ``None``, as for ``bind``): which program runs when the module is imported.
 ==========  =====================================================================================
 
 Every event has ``seq`` (its key), ``time``, ``op`` (the id of the command that wrote it; an ``undo``
@@ -34,6 +36,7 @@ class NamespaceState:
     own: dict[str, dict[str, str]] = field(default_factory=dict)  # version -> name -> hash | ""
     parents: dict[str, str | None] = field(default_factory=dict)
     default: str | None = None
+    modules: dict[str, dict[str, str]] = field(default_factory=dict)  # version -> module -> program | ""
 
     def chain(self, version: str) -> list[str]:
         out: list[str] = []
@@ -51,16 +54,31 @@ class NamespaceState:
         return None
 
     def bindings(self, version: str) -> dict[str, str]:
-        merged: dict[str, str] = {}
-        for v in reversed(self.chain(version)):
-            merged.update(self.own.get(v, {}))
-        return {n: h for n, h in sorted(merged.items()) if h}
+        return _merged(self.own, self.chain(version))
+
+    def module(self, version: str, module: str) -> str | None:
+        for v in self.chain(version):
+            h = self.modules.get(v, {}).get(module)
+            if h is not None:
+                return h or None
+        return None
+
+    def module_bindings(self, version: str) -> dict[str, str]:
+        """Every module -> the program it is bound to in ``version``."""
+        return _merged(self.modules, self.chain(version))
+
+
+def _merged(tables: dict[str, dict[str, str]], chain: list[str]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for v in reversed(chain):
+        merged.update(tables.get(v, {}))
+    return {n: h for n, h in sorted(merged.items()) if h}
 
 
 def apply(state: NamespaceState, ev: Mapping[str, Any]) -> None:
     kind = ev["kind"]
-    if kind == "bind":
-        table = state.own.setdefault(ev["version"], {})
+    if kind in ("bind", "module"):
+        table = (state.own if kind == "bind" else state.modules).setdefault(ev["version"], {})
         if ev["new"] is None:
             table.pop(ev["name"], None)
         else:
@@ -86,6 +104,6 @@ def fold(events: Iterable[Mapping[str, Any]], *, at: int | None = None) -> Names
 
 def inverse(ev: Mapping[str, Any]) -> dict[str, Any] | None:
     """The event that undoes ``ev``, or None when it cannot be undone (versions are never removed)."""
-    if ev["kind"] in ("bind", "use"):
+    if ev["kind"] in ("bind", "use", "module"):
         return {**ev, "old": ev["new"], "new": ev["old"]}
     return None

@@ -52,7 +52,6 @@ __all__ = [
     "Finding",
     "NormalizedDefinition",
     "ParsedModule",
-    "Reexport",
     "Skipped",
     "import_prelude",
     "normalize_module",
@@ -112,14 +111,18 @@ class Finding:
 
 @dataclass
 class NormalizedDefinition:
+    """One top-level statement of a module, normalized and hashed: a definition (``kind`` function, class
+    or value) or module code (``kind`` code). ``names``: what it defines (a definition's name or names;
+    the names module code assigns, ``a, b = 1, 2`` or a ``def`` inside ``try``)."""
+
     names: list[str]
-    kind: str  # "function" | "class" | "value"
+    kind: str  # "function" | "class" | "value" | "code"
     hash: str
     imports: list[str]
     deps: list[str]
     codebase_modules: list[str]
     docstring: str | None
-    source: str
+    source: str  # the exact text that runs (comment lines above it included), placed at `line`
     line: int
     warnings: list[Finding]
     renamed_locals: bool
@@ -128,8 +131,10 @@ class NormalizedDefinition:
     renames: dict[int, str] = field(repr=False, default_factory=dict)
     skip: set[int] = field(repr=False, default_factory=set)
     futures: list[str] = field(default_factory=list)  # the module's `from __future__` features it runs with
-    eager: list[str] = field(default_factory=list)  # refs used when it is defined (the others: at call time)
-    weak: list[str] = field(default_factory=list)  # refs only named in string annotations (built last)
+    eager: list[str] = field(default_factory=list)  # refs used when it runs (the others: at call time)
+    weak: list[str] = field(default_factory=list)  # refs only named in string annotations
+    body: str | None = None  # hashing.body_hash: the definition without its name (None for module code)
+    index: int = 0  # its position in the module's program
 
 
 @dataclass(frozen=True)
@@ -152,20 +157,33 @@ class Skipped:
 
 @dataclass
 class ParsedModule:
+    """A module's program: every top-level statement in file order (see :func:`normalize_module`)."""
+
     name: str
     path: str
     is_package: bool
     docstring: str | None
-    definitions: list[NormalizedDefinition]
-    reexports: list[Reexport]
-    star_reexports: list[str]
-    skipped: list[Skipped]
+    statements: list[NormalizedDefinition]
+    slots: dict[str, int]  # name -> the statement (index) the name is bound to: its last definition
+    star_reexports: list[str] = field(default_factory=list)  # codebase modules it `import *`s from
     imports: dict[str, str] = field(default_factory=dict)  # import_map(): what its from-imports bind
-    # Its top-level statements that are not definitions (registrations, loops, calls), as (line, source):
-    # a mounted module runs them when it is imported, as Python does; `run` never does.
-    init: list[tuple[int, str]] = field(default_factory=list)
-    plain_imports: dict[str, str] = field(default_factory=dict)  # plain_imports(): `import a.b` -> a
     futures: list[str] = field(default_factory=list)  # its `from __future__` features (FUTURE_FEATURES)
+    modules_imported: list[str] = field(default_factory=list)  # modules its module-level imports load
+    modules_used: list[str] = field(default_factory=list)  # modules any import in it loads (functions too)
+    annotations: bool = False  # it annotates a module-level name (Python sets up __annotations__ first)
+    hash: str = ""  # hashing.module_hash of the program
+    origin: str = ""  # the path it runs as (__file__)
+    skipped: list[Skipped] = field(default_factory=list)  # nothing is skipped any more: kept for callers
+
+    @property
+    def definitions(self) -> list[NormalizedDefinition]:
+        """The statements that names are bound to, in file order."""
+        bound = set(self.slots.values())
+        return [s for s in self.statements if s.index in bound]
+
+    def bindings(self) -> dict[str, str]:
+        """Every name the module defines -> the hash it is bound to."""
+        return {n: self.statements[i].hash for n, i in self.slots.items()}
 
 
 # ------------------------------------------------------------------------------ module-level table
@@ -1697,69 +1715,55 @@ def _reads_global(node: cst.CSTNode, name: str, index: _ScopeIndex) -> bool:
     return False
 
 
-def _continued_name(stmt: cst.CSTNode, index: _ScopeIndex) -> str | None:
-    """The module-level name a statement goes on defining, for the statements that read or change a
-    name bound before them: ``X = f(X)`` (``slow = lru_cache(slow)``), ``X += ...``, ``X[k] = v``,
-    ``X.attr = v``, ``X.method(...)`` (``HANDLERS["a"] = handle_a``, ``registry.register(Plugin)``).
-    Python runs them in order at import time; ucode stores them with the earlier definition of the name
-    as one definition (a *chain*), so the name means what it means after the module ran."""
-    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-        return None
-    small = stmt.body[0]
-    if isinstance(small, cst.AugAssign):
-        return small.target.value if isinstance(small.target, cst.Name) else None
-    if isinstance(small, (cst.Assign, cst.AnnAssign)):
-        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-        if len(targets) != 1 or small.value is None:
-            return None
-        target = targets[0]
-        if isinstance(target, cst.Name):
-            return target.value if _reads_global(small.value, target.value, index) else None
-        base: cst.BaseExpression = target
-        while isinstance(base, (cst.Subscript, cst.Attribute)):
-            base = base.value
-        return base.value if isinstance(base, cst.Name) else None
-    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func,
-                                                                                          cst.Attribute):
-        base = small.value.func
-        while isinstance(base, (cst.Subscript, cst.Attribute, cst.Call)):
-            base = base.func if isinstance(base, cst.Call) else base.value
-        return base.value if isinstance(base, cst.Name) else None
-    return None
+_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp,
+                  cst.GeneratorExp)
 
 
-def _statement_lines(stmt: cst.CSTNode, first_line: int) -> dict[int, int]:
-    """id(node) -> line for every node of a top-level statement whose first line is ``first_line``."""
-    from libcst.metadata import PositionProvider
+def _module_scope_nodes(stmt: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every node of a top-level statement that runs in the module's own scope: not the bodies of the
+    functions, classes, lambdas and comprehensions it defines (their names and decorators are)."""
+    stack: list[cst.CSTNode] = [stmt]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef)):
+            stack.extend(reversed([*n.decorators, n.name]))
+            continue
+        if isinstance(n, _NESTED_SCOPES):
+            continue
+        stack.extend(reversed(n.children))
 
-    lead = len(getattr(stmt, "leading_lines", ()))
-    # A chain is already a module (its lines are counted without the gaps between its statements).
-    module = stmt if isinstance(stmt, cst.Module) else cst.Module(body=[stmt])  # type: ignore[list-item]
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    return {id(n): pos.start.line - 1 - lead + first_line for n, pos in wrapper.resolve(PositionProvider).items()}
 
+def _assigned_names(stmt: cst.CSTNode) -> list[str]:
+    """The module-level names a statement of module code defines (they become names in the store when
+    no definition binds them): functions and classes it defines, and plain-name targets of assignments
+    (``a, b = 1, 2``; ``X += 1``; an assignment inside ``if``/``try``/``for``). Not what imports, loop
+    variables, ``with ... as`` and ``except ... as`` bind."""
+    out: dict[str, None] = {}
 
-def _is_block(stmt: cst.CSTNode) -> bool:
-    """A top-level statement stored as a block definition: ``if`` (but not ``if __name__ ==
-    "__main__":``), ``try``, or an assignment that unpacks into plain names (``a, b = 1, 2``)."""
-    if isinstance(stmt, cst.If):
-        test = stmt.test
-        return not (isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name)
-                    and test.left.value == "__name__")
-    if isinstance(stmt, (cst.Try, cst.TryStar)):
-        return True
-    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign):
-        return all(
-            isinstance(t.target, (cst.Tuple, cst.List))
-            and all(isinstance(e.value, cst.Name) for e in t.target.elements)
-            for t in stmt.body[0].targets
-        )
-    return False
+    def targets(node: cst.BaseExpression) -> None:
+        if isinstance(node, cst.Name):
+            out.setdefault(node.value, None)
+        elif isinstance(node, (cst.Tuple, cst.List)):
+            for e in node.elements:
+                targets(e.value)
+        elif isinstance(node, cst.StarredElement):
+            targets(node.value)
+
+    for n in _module_scope_nodes(stmt):
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef)):
+            out.setdefault(n.name.value, None)
+        elif isinstance(n, cst.AssignTarget):
+            targets(n.target)
+        elif isinstance(n, (cst.AnnAssign, cst.AugAssign)) and isinstance(n.target, cst.Name) and (
+                isinstance(n, cst.AugAssign) or n.value is not None):
+            out.setdefault(n.target.value, None)
+    return list(out)
 
 
 def _module_scope_names(stmt: cst.CSTNode) -> list[str]:
-    """Names a top-level statement binds in the module (not inside the functions and classes it
-    defines), in order of first binding."""
+    """Every name a top-level statement binds in the module (imports, loop variables and ``with ... as``
+    included; not inside the functions and classes it defines), in order of first binding."""
     out: dict[str, None] = {}
 
     def targets(node: cst.CSTNode) -> None:
@@ -1767,15 +1771,10 @@ def _module_scope_names(stmt: cst.CSTNode) -> list[str]:
             if isinstance(t, cst.Name):
                 out.setdefault(t.value, None)
 
-    stack: list[cst.CSTNode] = [stmt]
-    while stack:
-        n = stack.pop()
+    for n in _module_scope_nodes(stmt):
         if isinstance(n, (cst.FunctionDef, cst.ClassDef)):
             out.setdefault(n.name.value, None)
-            continue  # their bodies are their own scopes; decorators bind nothing
-        if isinstance(n, (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
-            continue
-        if isinstance(n, cst.AssignTarget):
+        elif isinstance(n, cst.AssignTarget):
             targets(n.target)
         elif isinstance(n, (cst.AnnAssign, cst.AugAssign)) and isinstance(n.target, cst.Name):
             out.setdefault(n.target.value, None)
@@ -1799,66 +1798,15 @@ def _module_scope_names(stmt: cst.CSTNode) -> list[str]:
                 local = alias.asname.name if alias.asname is not None else alias.name
                 if isinstance(local, cst.Name):
                     out.setdefault(local.value, None)
-        stack.extend(reversed(n.children))
-    # an except-handler's `as e` is deleted when the handler ends: not a module-level binding
-    for n in _walk(stmt):
-        if isinstance(n, cst.ExceptHandler) and n.name is not None and isinstance(n.name.name, cst.Name):
-            out.pop(n.name.name.value, None)
     return list(out)
 
 
-def _is_import_block(stmt: cst.CSTNode) -> bool:
-    """Imports, possibly inside ``try``/``if`` (``if TYPE_CHECKING:``, fallback imports)."""
-    if isinstance(stmt, cst.SimpleStatementLine):
-        return all(isinstance(s, (cst.Import, cst.ImportFrom, cst.Pass)) for s in stmt.body)
-    if isinstance(stmt, (cst.Try, cst.If)):
-        blocks: list[cst.BaseSuite] = [stmt.body]
-        if isinstance(stmt, cst.Try):
-            blocks += [h.body for h in stmt.handlers]
-            if stmt.orelse is not None:
-                blocks.append(stmt.orelse.body)
-        else:
-            orelse = stmt.orelse
-            while orelse is not None:
-                blocks.append(orelse.body)
-                orelse = orelse.orelse if isinstance(orelse, cst.If) else None
-        for b in blocks:
-            inner: Sequence[cst.BaseStatement] = (
-                b.body if isinstance(b, cst.IndentedBlock)
-                else [cst.SimpleStatementLine(body=b.body)] if isinstance(b, cst.SimpleStatementSuite)
-                else []
-            )
-            if not all(_is_import_block(s) for s in inner):
-                return False
-        return True
-    return False
-
-
-def _is_type_checking(test: cst.BaseExpression) -> bool:
-    return (isinstance(test, cst.Name) and test.value == "TYPE_CHECKING") or (
-        isinstance(test, cst.Attribute) and test.attr.value == "TYPE_CHECKING")
-
-
-def _runs_its_imports(stmt: cst.CSTNode, modules: frozenset[str]) -> bool:
-    """An ``if``/``try`` of imports from outside the codebase whose outcome depends on the Python that
-    runs it (``if sys.version_info < (3, 11): import tomli as tomllib``, ``try: import ujson as json /
-    except ImportError: import json``): stored as a block definition, so the branch is taken when it
-    runs, as Python does. Not ``if TYPE_CHECKING:`` (imports for annotations; they never run) nor blocks
-    importing codebase modules (those resolve through the store, as plain imports)."""
-    if not isinstance(stmt, (cst.If, cst.Try)) or (isinstance(stmt, cst.If) and _is_type_checking(stmt.test)):
-        return False
-    for imp in _imports_in(stmt):
-        if isinstance(imp, cst.ImportFrom):
-            if imp.relative or imp.module is None:
-                return False
-            targets = [_dotted(imp.module)]
-        else:
-            targets = [_dotted(alias.name) for alias in imp.names]
-        for target in targets:
-            parts = target.split(".")
-            if any(".".join(parts[:k]) in modules for k in range(1, len(parts) + 1)):
-                return False
-    return True
+def _module_imports(stmt: cst.CSTNode) -> Iterator[cst.Import | cst.ImportFrom]:
+    """The import statements a top-level statement runs in the module's scope (not in the functions it
+    defines)."""
+    for n in _module_scope_nodes(stmt):
+        if isinstance(n, (cst.Import, cst.ImportFrom)):
+            yield n
 
 
 def _imports_in(stmt: cst.CSTNode) -> Iterator[cst.Import | cst.ImportFrom]:
@@ -1867,18 +1815,36 @@ def _imports_in(stmt: cst.CSTNode) -> Iterator[cst.Import | cst.ImportFrom]:
             yield n
 
 
-def _bound_names(stmt: cst.CSTNode) -> Iterator[str]:
-    """Module-level names bound by an unstored statement (for loops, tuple unpacking, with ... as)."""
-    for n in _walk(stmt):
-        if isinstance(n, (cst.AssignTarget, cst.For, cst.WithItem, cst.AugAssign, cst.AnnAssign)):
-            target = getattr(n, "target", None) or getattr(getattr(n, "asname", None), "name", None)
-            if target is None:
-                continue
-            for t in _walk(target):
-                if isinstance(t, cst.Name):
-                    yield t.value
-        elif isinstance(n, (cst.FunctionDef, cst.ClassDef)):
-            yield n.name.value
+def _imported_modules(imp: cst.Import | cst.ImportFrom, module: str, is_package: bool) -> list[str]:
+    """The modules an import statement may load, absolute, each with its parent packages (``import a.b``
+    loads ``a`` and ``a.b``; ``from a import b`` loads ``a``, and ``a.b`` when it is a submodule)."""
+    names: list[str] = []
+    if isinstance(imp, cst.Import):
+        names = [_dotted(alias.name) for alias in imp.names]
+    else:
+        level = len(imp.relative)
+        target = _dotted(imp.module) if imp.module is not None else None
+        base = _resolve_relative(module, is_package, level, target) if level else (target or "")
+        if not base or base == "__future__":
+            return []
+        names = [base]
+        if not isinstance(imp.names, cst.ImportStar):
+            names += [f"{base}.{_dotted(alias.name)}" for alias in imp.names]
+    out: list[str] = []
+    for name in names:
+        parts = name.split(".")
+        out.extend(".".join(parts[:k]) for k in range(1, len(parts) + 1))
+    return out
+
+
+def _statement_lines(stmt: cst.CSTNode, first_line: int) -> dict[int, int]:
+    """id(node) -> line for every node of a top-level statement whose first line is ``first_line``."""
+    from libcst.metadata import PositionProvider
+
+    lead = len(getattr(stmt, "leading_lines", ()))
+    module = stmt if isinstance(stmt, cst.Module) else cst.Module(body=[stmt])  # type: ignore[list-item]
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    return {id(n): pos.start.line - 1 - lead + first_line for n, pos in wrapper.resolve(PositionProvider).items()}
 
 
 def parse_source(source: str, *, path: str) -> cst.Module:
@@ -1924,37 +1890,37 @@ def import_map(mod: cst.Module, module: str, is_package: bool) -> dict[str, str]
     return out
 
 
-def plain_imports(mod: cst.Module) -> dict[str, str]:
-    """What the module's top-level ``import a.b`` / ``import a.b as c`` statements bind: local name ->
-    the module it is (``a`` for ``import a.b``, ``a.b`` for ``import a.b as c``)."""
-    out: dict[str, str] = {}
-    for stmt in mod.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            continue
-        for imp in stmt.body:
-            if isinstance(imp, cst.Import):
-                for alias in imp.names:
-                    name = _dotted(alias.name)
-                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                        out.setdefault(alias.asname.name.value, name)
-                    else:
-                        out.setdefault(name.split(".")[0], name.split(".")[0])
-    return out
+def _is_definition(stmt: cst.CSTNode) -> str | None:
+    """The kind of definition a top-level statement is (``function``, ``class``, ``value``), or None for
+    module code. A value is ``NAME = expr`` / ``NAME: T = expr`` / ``a = b = expr``, alone on its line."""
+    if isinstance(stmt, cst.FunctionDef):
+        return "function"
+    if isinstance(stmt, cst.ClassDef):
+        return "class"
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and _assign_targets(stmt.body[0]):
+        return "value"
+    return None
 
 
 def top_level_names(mod: cst.Module, *, module: str = "", is_package: bool = False,
                     modules: Set[str] = frozenset()) -> list[str]:
-    """Names the module's definitions bind (cheap: no scope analysis); for a package ``__init__``, also
-    the names its ``from ... import`` statements bind to things that are not modules (its re-exports:
-    ``from .block import block`` makes ``pkg.block`` the function, though ``pkg.block`` is a module too)."""
+    """Names the module binds as names of the store (cheap: no scope analysis): its definitions and the
+    names its module code assigns; for a package ``__init__``, also the names its ``from ... import``
+    statements bind to things that are not modules (``from .block import block`` makes ``pkg.block`` the
+    function, though ``pkg.block`` is a module too: normalization then reads it as the function)."""
     names: list[str] = []
     for stmt in mod.body:
+        kind = _is_definition(stmt)
         if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             names.append(stmt.name.value)
-        elif isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+        elif kind == "value" and isinstance(stmt, cst.SimpleStatementLine):
             names.extend(_assign_targets(stmt.body[0]) or [])
-            imp = stmt.body[0]
-            if is_package and isinstance(imp, cst.ImportFrom) and not isinstance(imp.names, cst.ImportStar):
+        else:
+            names.extend(_assigned_names(stmt))
+        if is_package and isinstance(stmt, cst.SimpleStatementLine):
+            for imp in stmt.body:
+                if not isinstance(imp, cst.ImportFrom) or isinstance(imp.names, cst.ImportStar):
+                    continue
                 level = len(imp.relative)
                 target = _dotted(imp.module) if imp.module is not None else None
                 source = _resolve_relative(module, True, level, target) if level else (target or "")
@@ -1972,15 +1938,18 @@ def normalize_module(
     module: str,
     is_package: bool = False,
     ctx: Context | None = None,
+    origin: str | None = None,
 ) -> ParsedModule:
-    """Normalize and hash every top-level definition of a module (source text or a parsed module).
+    """Normalize and hash every top-level statement of a module (source text or a parsed module): its
+    program. ``origin`` is the path the module runs as (``__file__``; default ``path``).
 
     Raises :class:`~ucode.errors.SourceError` (with file, line and column) on a syntax error.
     """
     ctx = ctx or Context()
     mod = parse_source(source, path=path) if isinstance(source, str) else source
     try:
-        return _normalize_parsed(mod, path=path, module=module, is_package=is_package, ctx=ctx)
+        return _normalize_parsed(mod, path=path, module=module, is_package=is_package, ctx=ctx,
+                                 origin=origin or path)
     except RecursionError:
         # libcst's visitors (and the encoder) recurse: a literal of thousands of implicitly concatenated
         # strings (pydoc_data/topics.py) parses, but cannot be analysed. Report it, do not crash.
@@ -1990,11 +1959,22 @@ def normalize_module(
         ) from None
 
 
-def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bool, ctx: Context) -> ParsedModule:
+def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bool, ctx: Context,
+                      origin: str) -> ParsedModule:
+    """A module's program: every top-level statement in file order, each normalized and hashed.
+
+    A statement is a *definition* (``def``, ``class``, ``NAME = expr``: hashed under its qualified name,
+    ``ucode/def/2``) or *module code* (imports, calls, loops, ``if``/``try`` blocks, and statements that
+    go on changing a name bound before them: ``f = lru_cache(f)``, ``X += 1``, ``REG["a"] = f``: hashed
+    under the module, ``ucode/stmt/1``). Running the module runs them in this order, in one namespace, as
+    Python runs the file. A name of the store (``app.lookupUser``) is bound to the last definition of
+    that name, else to the last statement of module code that assigns it (``try: from math import sumprod
+    / except ImportError: def sumprod(...)``); names that only imports bind are not names of the store.
+    """
     index = _ScopeIndex(mod)
     table = _ModuleTable(module, is_package, ctx)
 
-    # Pass 1: source text, line of every top-level statement, and the module-level name table.
+    # Pass 1: source text and line of every top-level statement.
     line = 1 + len(mod.header)
     stmt_info: list[tuple[cst.SimpleStatementLine | cst.BaseCompoundStatement, str, int]] = []
     for stmt in mod.body:
@@ -2009,85 +1989,45 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
         if doc_node is None:
             module_doc = None
 
-    reexports: list[Reexport] = []
-    star_reexports: list[str] = []
-    kinds: dict[int, tuple[str, list[str]]] = {}
-    skipped: list[Skipped] = []
-    # Chains (see _continued_name): the last statement's index -> the indices of all its statements.
-    last_single: dict[str, int] = {}  # name -> the latest definition that binds that name alone
-    chains: dict[int, list[int]] = {}
-    absorbed: set[int] = set()
-    prior: dict[int, _Binding] = {}  # X = f(X) where X was imported before: what the X it reads is
-    init: list[tuple[int, str]] = []  # statements that are not definitions: (line, source), in order
-
-    def continue_chain(name: str, i: int) -> None:
-        prev = last_single[name]
-        chains[i] = [*chains.pop(prev, [prev]), i]
-        absorbed.update(chains[i][:-1])
-        kinds[i] = ("block", [name])
-        last_single[name] = i
-
-    for i, (stmt, text, sline) in enumerate(stmt_info):
-        if isinstance(stmt, cst.FunctionDef):
-            kinds[i] = ("function", [stmt.name.value])
-            table.bind(stmt.name.value, _Binding("def", ""))
-            last_single[stmt.name.value] = i
-        elif isinstance(stmt, cst.ClassDef):
-            kinds[i] = ("class", [stmt.name.value])
-            table.bind(stmt.name.value, _Binding("def", ""))
-            last_single[stmt.name.value] = i
-        elif isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and _assign_targets(stmt.body[0]):
-            names = _assign_targets(stmt.body[0]) or []
-            kinds[i] = ("value", names)
-            before_binding = table.bindings.get(names[0]) if len(names) == 1 else None
-            for n in names:
-                table.bind(n, _Binding("def", ""))
-            if len(names) == 1 and names[0] in last_single and _continued_name(stmt, index) == names[0]:
-                continue_chain(names[0], i)  # X = f(X): goes on defining X
-            elif (before_binding is not None and before_binding.kind in ("import", "dep", "module")
-                  and _continued_name(stmt, index) == names[0]):
-                # `from ._parser import _parsetz` then `_parsetz = deprecated(_parsetz)`: the X it reads
-                # is the import, not itself
-                prior[i] = before_binding
-                last_single[names[0]] = i
-            else:
-                for n in names:
-                    last_single.pop(n, None)
-                if len(names) == 1:
-                    last_single[names[0]] = i
-        elif _is_import_block(stmt) and not _runs_its_imports(stmt, table.ctx.modules):
-            for imp in _imports_in(stmt):
-                found = table.add_import(imp, conditional=not isinstance(stmt, cst.SimpleStatementLine))
-                if is_package:
-                    for local, target in found:
-                        if local == "*":
-                            star_reexports.append(target)
-                        else:
-                            reexports.append(Reexport(f"{module}.{local}", target, sline))
-        elif i == 0 and module_doc is not None:
-            continue
-        elif _is_block(stmt) and (block_names := _module_scope_names(stmt)):
-            kinds[i] = ("block", block_names)
-            for n in block_names:
-                table.bind(n, _Binding("def", ""))
-                last_single.pop(n, None)
-        elif (cont := _continued_name(stmt, index)) is not None and cont in last_single:
-            continue_chain(cont, i)  # X += ..., X[k] = v, X.attr = v, X.method(...)
-        else:
-            reason = _skip_reason(stmt)
-            first = text.strip().splitlines()[0] if text.strip() else ""
-            skipped.append(Skipped(sline, reason, first[:80]))
-            if not reason.startswith("`if __name__"):
-                init.append((_source_first_line(stmt, text, sline), _strip_leading_blank(text)))
-            for name in _bound_names(stmt):
-                if name not in table.bindings:
-                    table.bindings[name] = _Binding("other", f"line {sline}")
-
-    # Later definitions of a name shadow earlier ones, as when Python runs the module.
-    last_index: dict[str, int] = {}
-    for i, (_kind, names) in kinds.items():
+    # Pass 2: what each statement is, and the module's name table (complete before any statement is
+    # normalized: a function body may use a name defined below it).
+    kinds: list[tuple[str, list[str], list[str]]] = []  # (kind, names it defines, every name it binds)
+    bound_before: set[str] = set()
+    modules_imported: dict[str, None] = {}
+    modules_used: dict[str, None] = {}
+    for stmt, _text, _sline in stmt_info:
+        kind = _is_definition(stmt)
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            names = [stmt.name.value]
+        elif kind == "value" and isinstance(stmt, cst.SimpleStatementLine):
+            first = stmt.body[0]
+            names = _assign_targets(first) or []
+            value = first.value if isinstance(first, (cst.Assign, cst.AnnAssign)) else None
+            if value is not None and any(n in bound_before and _reads_global(value, n, index) for n in names):
+                kind = None  # `f = lru_cache(f)`, `X = X + [3]`: goes on changing the name: module code
+        if kind is None:
+            names = _assigned_names(stmt)
+        everything = names if kind is not None else _module_scope_names(stmt)
+        kinds.append((kind or "code", names, everything))
+        for imp in _module_imports(stmt):
+            table.add_import(imp, conditional=not isinstance(stmt, cst.SimpleStatementLine))
+            modules_imported.update(dict.fromkeys(_imported_modules(imp, module, is_package)))
+        for imp in _imports_in(stmt):
+            modules_used.update(dict.fromkeys(_imported_modules(imp, module, is_package)))
+        bound_before.update(everything)
+    slots: dict[str, int] = {}
+    for i, (kind, names, _everything) in enumerate(kinds):
         for n in names:
-            last_index[n] = i
+            prev = slots.get(n)
+            # the last definition of a name wins; module code only names what no definition binds
+            if prev is None or kind != "code" or kinds[prev][0] == "code":
+                slots[n] = i
+    for n in slots:
+        table.bind(n, _Binding("def", ""))
+    for _kind, _names, everything in kinds:
+        for n in everything:
+            if n not in table.bindings:
+                table.bindings[n] = _Binding("local", "")  # a loop variable, a `with ... as` target
 
     def line_of_factory(base_line: int, stmt: cst.CSTNode) -> Callable[[cst.CSTNode], int]:
         """Line numbers for warnings, computed only for a statement that has one (a whole-module
@@ -2106,76 +2046,46 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
                       and _dotted(imp.module) == "__future__" and not isinstance(imp.names, cst.ImportStar)
                       for alias in imp.names if isinstance(alias.name, cst.Name)
                       and alias.name.value in hashing.FUTURE_FEATURES})
-    definitions: list[NormalizedDefinition] = []
-    every_name = [n for _kind, names in kinds.values() for n in names]
-    before: list[str] = []  # the names defined by the statements before this one
-    for i, (kind, names) in kinds.items():
-        seen = list(before)
-        before.extend(names)
-        if i in absorbed:
-            continue  # part of a chain: stored with its last statement
-        node: cst.CSTNode
-        node, text, sline = stmt_info[i]
+    annotations = False
+    statements: list[NormalizedDefinition] = []
+    for i, ((node, text, sline), (kind, names, everything)) in enumerate(zip(stmt_info, kinds, strict=True)):
         first_line = _source_first_line(node, text, sline)
-        if i in chains:
-            node, text, sline, first_line = _chain_statement([stmt_info[k] for k in chains[i]], path)
-        live = [n for n in names if last_index[n] == i]
-        if not live:
-            skipped.append(Skipped(sline, f"shadowed by a later definition of {names[0]!r}", text.strip()[:80]))
-            continue
+        if not annotations:
+            annotations = any(isinstance(n, cst.AnnAssign) for n in _module_scope_nodes(node))
         body = node.body if isinstance(node, (cst.FunctionDef, cst.ClassDef)) else None
-        small = node.body[0] if isinstance(node, cst.SimpleStatementLine) and kind != "block" else node
-        # what `globals()` can reach: code that runs when the definition is made sees what came before;
-        # a function or class body called later sees the whole module
-        reach = every_name if kind in ("function", "class") else seen
-        normalizer = _DefinitionNormalizer(small, names, kind, table, index, body, reach, futures, prior.get(i))
+        small: cst.CSTNode = node.body[0] if kind == "value" and isinstance(node, cst.SimpleStatementLine) else node
+        normalizer = _DefinitionNormalizer(small, names if kind != "code" else everything,
+                                           kind if kind != "code" else "block", table, index, body, (),
+                                           futures)
         r = normalizer.run(line_of_factory(sline, node))
         warnings = [Finding(w.code, w.message, w.line or sline) for w in r.warnings]
-        # A block (a top-level `if`/`try`, or tuple unpacking) binds several names at once; each name is
-        # its own definition: the whole block, and which of its names it stands for.
-        selections = [(n, ["Select", n, r.tree]) for n in live] if kind == "block" else [(live[0], r.tree)]
-        for selected, tree in selections:
-            if futures:  # `from __future__ import annotations` changes what the code does: part of the hash
-                tree = ["Future", futures, tree]
-            h = hashing.definition_hash(kind, tree, r.imports, r.deps, name=f"{module}.{selected}")
-            definitions.append(
-                NormalizedDefinition(
-                    names=[selected] if kind == "block" else live, kind=kind, hash=h, imports=r.imports,
-                    deps=r.deps, codebase_modules=r.codebase_modules, docstring=r.docstring,
-                    source=_strip_leading_blank(text), line=first_line, warnings=warnings,
-                    renamed_locals=r.renamed_locals, refs=r.refs, node=small, renames=r.renames, skip=r.skip,
-                    futures=futures, eager=r.eager, weak=r.weak,
-                )
+        tree = r.tree
+        if futures:  # `from __future__ import annotations` changes what the code does: part of the hash
+            tree = ["Future", futures, tree]
+        if kind == "code":
+            h = hashing.statement_hash(tree, r.imports, r.deps, module=module)
+            body_h = None
+        else:
+            h = hashing.definition_hash(kind, tree, r.imports, r.deps, name=f"{module}.{names[0]}")
+            body_h = hashing.body_hash(kind, tree, r.imports, r.deps)
+        statements.append(
+            NormalizedDefinition(
+                names=names, kind=kind, hash=h, imports=r.imports, deps=r.deps,
+                codebase_modules=r.codebase_modules, docstring=r.docstring if kind != "code" else None,
+                source=_strip_leading_blank(text), line=first_line, warnings=warnings,
+                renamed_locals=r.renamed_locals, refs=r.refs, node=small, renames=r.renames, skip=r.skip,
+                futures=futures, eager=r.eager, weak=r.weak, body=body_h, index=i,
             )
-
+        )
+    program = hashing.module_hash(
+        module, package=is_package, path=origin, futures=futures,
+        statements=[(s.hash, hashing.text_digest(s.source), s.line) for s in statements])
     return ParsedModule(
-        name=module, path=path, is_package=is_package, docstring=module_doc, definitions=definitions,
-        reexports=reexports, star_reexports=star_reexports, skipped=skipped,
-        imports=import_map(mod, module, is_package), init=init, plain_imports=plain_imports(mod), futures=futures,
+        name=module, path=path, is_package=is_package, docstring=module_doc, statements=statements,
+        slots=slots, star_reexports=list(table.star_modules), imports=import_map(mod, module, is_package),
+        futures=futures, modules_imported=list(modules_imported), modules_used=list(modules_used),
+        annotations=annotations, hash=program, origin=origin,
     )
-
-
-def _chain_statement(parts: list[tuple[cst.SimpleStatementLine | cst.BaseCompoundStatement, str, int]],
-                     path: str) -> tuple[cst.Module, str, int, int]:
-    """One definition of a chain's statements (see ``_continued_name``): a module holding them (what is
-    normalized and hashed: the statements in order, nothing between them), its source text (the
-    statements at their own lines, the lines between them replaced by a comment and blank lines, so
-    tracebacks point at the file's lines), its first statement's line and its source's first line."""
-    texts: list[str] = []
-    end = 0
-    start = 0
-    for k, (stmt, text, sline) in enumerate(parts):
-        first = _source_first_line(stmt, text, sline)
-        chunk = _strip_leading_blank(text)
-        if k == 0:
-            start = first
-        elif first > end:
-            gap = first - end
-            texts.append(f"# (lines {end}-{first - 1} of {path}: other statements)\n" + "\n" * (gap - 1))
-        texts.append(chunk)
-        end = first + chunk.count("\n")
-    module = cst.Module(body=[p[0] for p in parts])
-    return module, "".join(texts), parts[0][2], start
 
 
 def _source_first_line(stmt: cst.CSTNode, text: str, sline: int) -> int:
@@ -2196,30 +2106,6 @@ def _strip_leading_blank(text: str) -> str:
     while lines and not lines[0].strip():
         lines.pop(0)
     return "".join(lines).rstrip() + "\n"
-
-
-def _skip_reason(stmt: cst.CSTNode) -> str:
-    if isinstance(stmt, cst.If):
-        test = stmt.test
-        if (
-            isinstance(test, cst.Comparison)
-            and isinstance(test.left, cst.Name)
-            and test.left.value == "__name__"
-        ):
-            return "`if __name__ == \"__main__\":` block is not stored"
-        return "top-level `if` statement is not stored"
-    if isinstance(stmt, cst.SimpleStatementLine):
-        first = stmt.body[0]
-        if isinstance(first, cst.Expr) and isinstance(first.value, cst.Call):
-            return "side-effecting top-level call is not stored"
-        if isinstance(first, cst.Assign):
-            return "assignment to a target other than plain names is not stored"
-        if isinstance(first, cst.AugAssign):
-            return "augmented assignment at top level is not stored"
-        if isinstance(first, cst.AnnAssign):
-            return "annotation without a value is not stored"
-        return f"top-level `{type(first).__name__}` statement is not stored"
-    return f"top-level `{type(stmt).__name__}` statement is not stored"
 
 
 # ------------------------------------------------------------------------------ normalized code

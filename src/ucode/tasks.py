@@ -31,7 +31,7 @@ from ucode import codec, effects
 from ucode.codebase import DURABILITY
 from ucode.errors import StoreCorruptError, TaskNotReplayableError, UcodeError
 from ucode.replay import Divergence, EffectEvent, Recorder, Recording, Replayer, ReplayResult, replay
-from ucode.runner import call, check_arguments
+from ucode.runtime import call, check_arguments
 
 if TYPE_CHECKING:
     from ucode.codebase import Codebase
@@ -83,15 +83,15 @@ def run_task(cb: Codebase, ref: str, args: list[Any], kwargs: dict[str, Any], *,
         durability = str(cb.config()["durability"])
     if durability not in DURABILITY:
         raise UcodeError(f"unknown durability {durability!r}", hint="choose durable, batched or off")
-    obj, image = cb.runtime.load(ref, version=version)
+    obj, entry = cb.runtime.load(ref, version=version)
     check_arguments(ref, obj, args, kwargs)
     tid = new_task_id()
     cb.task_start({
-        "id": tid, "entry": image.entry_name or ref, "hash": image.entry, "closure": image.defs[image.entry].closure,
-        "version": image.version, "position": image.position,
+        "id": tid, "entry": entry.name or ref, "hash": entry.hash, "closure": entry.closure,
+        "version": entry.version, "position": entry.position,
         **_wire_arguments(args, kwargs), "status": "running", "started": time.time(), "durability": durability,
-        "pid": os.getpid(),
-        "hashes": {d.module + "." + d.names[0]: h for h, d in image.defs.items()},
+        "pid": os.getpid(), "modules": entry.modules,
+        "hashes": {**({entry.name: entry.hash} if entry.name and entry.hash else {}), **entry.rebound},
     })
     if on_start is not None:
         on_start(tid)
@@ -213,24 +213,30 @@ def replay_task(cb: Codebase, task_id: str, use: dict[str, str] | None = None) -
         full = cb.resolve_name(name, version=rec["version"])
         swapped[full] = cb.resolve(target if target.startswith("#") else f"{full}@{target}")
     try:
-        obj, image = cb.runtime.load(rec["entry"], version=rec["version"], at=rec["position"], overrides=swapped)
+        obj, entry = cb.runtime.load(rec["entry"], version=rec["version"], at=rec["position"], overrides=swapped)
     except StoreCorruptError as exc:  # a definition it ran is gone (a damaged or partly copied store)
         raise TaskNotReplayableError(
             tid, f"the code it ran is not in this store ({exc.message})",
             hint="add the source it ran again (the same source gives the same hashes: ucode task show lists "
                  "them), or replay it in the store it ran in") from None
+    except UcodeError as exc:
+        if "modules" in rec:
+            raise
+        raise TaskNotReplayableError(  # recorded before modules were programs: its code cannot be rebuilt
+            tid, f"it was recorded by an older ucode, before modules were stored as programs ({exc.message})",
+            hint="run it again to record a task that can be replayed") from None
     args = codec.from_wire(rec["args"])
     kwargs = codec.from_wire(rec["kwargs"])
     error = rec.get("error")
     recording = Recording(events, codec.from_wire(rec.get("result")) if not error else None, error,
                           rec.get("result") if not error else None)
     handler = Replayer(events, logs_as_output=True)
-    outcome = replay(lambda: call(obj, list(args), dict(kwargs)), recording, handler=handler)
+    with cb.runtime.running(entry):
+        outcome = replay(lambda: call(obj, list(args), dict(kwargs)), recording, handler=handler)
     causes = []
     if not outcome.identical:
-        for d in image.defs.values():
-            for w in d.warnings:
-                causes.append(f"{d.module}.{d.names[0]}: {w} (a hidden effect: not recorded, so not replayed)")
+        for where, w in cb.runtime.warnings(entry):
+            causes.append(f"{where}: {w} (a hidden effect: not recorded, so not replayed)")
     return TaskReplay(tid, outcome, handler.logs, swapped, causes, _change(outcome, error), error)
 
 
@@ -261,8 +267,8 @@ def resume_task(cb: Codebase, task_id: str) -> TaskRun:
         raise UcodeError(f"task {tid} cannot be resumed: its effects or arguments were not recorded",
                          hint="tasks run with --durability durable (or batched) can be resumed")
     events = [EffectEvent._make(e) for e in cb.task_event_rows(tid) if isinstance(e, list)]
-    obj, _image = cb.runtime.load(rec["entry"], version=rec["version"], at=rec["position"],
-                                  overrides=cb.task_overrides(tid) or None)
+    obj, entry = cb.runtime.load(rec["entry"], version=rec["version"], at=rec["position"],
+                                 overrides=cb.task_overrides(tid) or None)
     durability = str(rec.get("durability", "batched"))
     buffer: list[EffectEvent] = []
 
@@ -274,7 +280,7 @@ def resume_task(cb: Codebase, task_id: str) -> TaskRun:
             buffer.append(ev)
 
     handler = _ResumeHandler(events, Recorder(on_event=on_event))
-    with effects.using(handler), effects.using_store(cb, tid):
+    with cb.runtime.running(entry), effects.using(handler), effects.using_store(cb, tid):
         try:
             result = call(obj, list(codec.from_wire(rec["args"])), dict(codec.from_wire(rec["kwargs"])))
         except Exception as exc:
