@@ -6,15 +6,23 @@
 * ``cold run``: ``ucode run`` of a trivial stored function in a fresh process, vs ``python -c "import
   lmdb, msgpack"`` and ``python -c pass`` measured interleaved with it. Goal: under 150 ms wall. Also the
   same through the API (``python -c "ucode.run(...)"``), which skips the CLI's typer import.
-* ``closure load``: loading (resolving, reading and executing) a closure of 1,000 definitions: first time
+* ``closure load``: loading (resolving, reading and executing) a module of 1,000 definitions: first time
   in a fresh runtime (compiled code from the store's cache), first time with no cached code (compiles),
   and again when nothing changed (the runtime's cache).
+* ``mounted import``: importing every module of an installed package of 50+ modules (rich) from the store
+  through ``ucode.mount``, vs importing it from its files with bytecode cached, each in a fresh process,
+  timing the import statements only (interleaved). Goal: at most 1.5x.
+* ``rebinding``: a 1,000-definition codebase of 20 modules, each importing the one before it; in one
+  process, the next call after a rebinding: in the last module (it alone runs again), in the middle (10
+  modules run again), in the first (all 20), vs the first load. The goal: it pays only for the modules
+  executed again.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +32,7 @@ from typing import Any
 from _common import PYTHON, WORK_DIR, Row, log, ms, time_call, time_commands, time_pairs, ucode_argv
 
 import ucode
-import ucode.codebase
+import ucode.runtime._runtime
 from ucode.codebase import Codebase
 
 CALL_HEAVY = '''
@@ -140,14 +148,14 @@ def closure_load(quick: bool, reps: int) -> list[Row]:
             return cb.function("chain.f0")
 
     def compiled() -> Any:
-        saved = ucode.codebase._CACHE_TAG
-        ucode.codebase._CACHE_TAG = "no-cache-bench"  # a Python with nothing cached: compiles every time
+        saved = ucode.runtime._runtime.CACHE_TAG
+        ucode.runtime._runtime.CACHE_TAG = "no-cache-bench"  # a Python with nothing cached: compiles every time
         try:
             with Codebase(store) as cb:
-                cb.store_code = lambda items: None  # type: ignore[method-assign]  # keep it uncached
+                cb.save_code = lambda items: None  # type: ignore[method-assign]  # keep it uncached
                 return cb.function("chain.f0")
         finally:
-            ucode.codebase._CACHE_TAG = saved
+            ucode.runtime._runtime.CACHE_TAG = saved
 
     assert first()(0) == n - 1
     log(f"closure load: {n} definitions")
@@ -157,17 +165,135 @@ def closure_load(quick: bool, reps: int) -> list[Row]:
         cb.function("chain.f0")
         s_cached = time_call(lambda: cb.function("chain.f0"), reps * 20, warmup=2)
     return [
-        Row("run", f"load a closure of {n} definitions, first time (cached code)", ms(s_first.median), "",
+        Row("run", f"load a module of {n} definitions, first time (cached code)", ms(s_first.median), "",
             f"{s_first.median / n * 1e6:.0f} us/def", "", None, {"samples": s_first.to_dict(), "n": n}),
-        Row("run", f"load a closure of {n} definitions, first time, compiling", ms(s_compile.median), "",
+        Row("run", f"load a module of {n} definitions, first time, compiling", ms(s_compile.median), "",
             f"{s_compile.median / n * 1e6:.0f} us/def", "", None, {"samples": s_compile.to_dict(), "n": n}),
-        Row("run", f"load a closure of {n} definitions, again (nothing changed)", ms(s_cached.median), "",
+        Row("run", f"load a module of {n} definitions, again (nothing changed)", ms(s_cached.median), "",
             "", "", None, {"samples": s_cached.to_dict(), "n": n}),
     ]
 
 
+_IMPORT_TIMER = """
+import importlib, sys, time
+names = {names!r}
+{prelude}
+t = time.perf_counter()
+for n in names:
+    try:
+        importlib.import_module(n)
+    except Exception:
+        pass
+dt = time.perf_counter() - t
+print(dt, sum(1 for m in sys.modules if m == {top!r} or m.startswith({top!r} + ".")))
+"""
+
+
+def mounted_import(quick: bool, reps: int) -> list[Row]:
+    """Import every module of rich, from the store (mounted) vs from its files with bytecode cached."""
+    try:
+        import rich
+    except ImportError:
+        return []
+    root = Path(rich.__file__).parent
+    names = sorted({"rich", *(f"rich.{p.stem}" for p in root.glob("*.py") if p.stem not in ("__init__", "__main__"))})
+    d = Path(tempfile.mkdtemp(prefix="ucode-bench-mount-"))
+    try:
+        store = d / "store"
+        with Codebase(store) as cb:
+            cb.add([root])
+        files = _IMPORT_TIMER.format(names=names, prelude="", top="rich")
+        stored = _IMPORT_TIMER.format(names=names, top="rich", prelude=(
+            f"import ucode\nucode.mount('rich', store={str(store)!r})"))
+        warm = [subprocess.run([PYTHON, "-c", c], capture_output=True, text=True, check=True) for c in (files, stored)]
+        count = int(warm[1].stdout.split()[1])
+        log(f"mounted import: {count} modules of rich, fresh processes, interleaved x{reps * 2}")
+        t_files: list[float] = []
+        t_store: list[float] = []
+        for _ in range(reps * 2):
+            for code, out in ((files, t_files), (stored, t_store)):
+                proc = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
+                out.append(float(proc.stdout.split()[0]))
+        from _common import Samples
+
+        sf, ss = Samples(t_files), Samples(t_store)
+        ratio = ss.median / sf.median
+        return [Row("run", f"import {count} modules of rich: mounted vs files (bytecode cached)", ms(ss.median),
+                    ms(sf.median), f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5,
+                    {"store": ss.to_dict(), "files": sf.to_dict(), "modules": count})]
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _layered(modules: int, per: int) -> dict[str, str]:
+    """``modules`` modules of ``per`` definitions each; module i imports module i-1 and its functions call
+    the previous module's."""
+    out = {}
+    for i in range(modules):
+        lines = [f"import layer{i - 1:02d}\n"] if i else []
+        for j in range(per):
+            if i:
+                lines.append(f"def f{j}(x):\n    return layer{i - 1:02d}.f{j}(x) + {j}\n")
+            else:
+                lines.append(f"def f{j}(x):\n    return x + {j}\n")
+        lines.append(f"TABLE = {{k: k * {i} for k in range({per})}}\n")
+        out[f"layer{i:02d}.py"] = "\n".join(lines)
+    return out
+
+
+def rebinding(quick: bool, reps: int) -> list[Row]:
+    modules, per = (10, 20) if quick else (20, 50)
+    d = WORK_DIR / "rebinding"
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    for name, text in _layered(modules, per).items():
+        (d / name).write_text(text)
+    (d / "alt.py").write_text("def g(x):\n    return -x\n")
+    store = d / "store"
+    with Codebase(store) as cb:
+        cb.add(sorted(d.glob("*.py")))
+        alt = cb.resolve("alt.g")
+    top = f"layer{modules - 1:02d}.f0"
+    targets = {"last": modules - 1, "middle": modules // 2, "first": 0}
+    rows: list[Row] = []
+    samples: dict[str, list[float]] = {"first load": [], **{k: [] for k in targets}}
+    executed: dict[str, int] = {}
+    import time as _time
+
+    for _ in range(reps):
+        with Codebase(store) as cb:
+            t = _time.perf_counter()
+            cb.function(top)
+            samples["first load"].append(_time.perf_counter() - t)
+            for label, layer in targets.items():
+                name = f"layer{layer:02d}.f1"
+                before = len(cb.runtime._instances)
+                cb.bind(name, f"#{alt}")
+                t = _time.perf_counter()
+                fn = cb.function(top)
+                samples[label].append(_time.perf_counter() - t)
+                executed[label] = len(cb.runtime._instances) - before
+                assert fn(1) is not None
+                cb.undo()
+                cb.function(top)  # back to the shared instances of before
+    from _common import Samples
+
+    first = Samples(samples["first load"])
+    log(f"rebinding: {modules} modules x {per} definitions")
+    rows.append(Row("run", f"first load of {modules * per} definitions in {modules} modules", ms(first.median), "",
+                    "", "", None, {"samples": first.to_dict()}))
+    for label in targets:
+        s = Samples(samples[label])
+        n = executed[label]
+        case = f"next call after a rebinding in the {label} module ({n} of {modules} modules run again)"
+        rows.append(Row("run", case, ms(s.median), ms(first.median), f"{s.median / first.median:.2f}x first load",
+                        "pays for what runs again", None, {"samples": s.to_dict(), "executed": n}))
+    return rows
+
+
 def run(quick: bool = False, reps: int = 5) -> list[Row]:
-    return [*call_overhead(quick, reps), *cold_run(quick, reps), *closure_load(quick, reps)]
+    return [*call_overhead(quick, reps), *cold_run(quick, reps), *closure_load(quick, reps),
+            *mounted_import(quick, reps), *rebinding(quick, reps)]
 
 
 if __name__ == "__main__":

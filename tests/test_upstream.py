@@ -135,7 +135,7 @@ def test_served_from_store(reports: dict[str, dict[str, Any]], ns: str) -> None:
     """What the upstream tests import is the mounted library, not the standard library or site-packages."""
     report = _report(reports, ns)
     for when in ("before", "after"):
-        prov = report["provenance"][when]
+        prov = report["provenance"][when][ns]
         assert prov["problems"] == [], when
         assert prov["loaders_are_mount"] and prov["mount_first_on_meta_path"], when
         assert ns in prov["modules"], when

@@ -1,16 +1,17 @@
-"""Run a vendored library's upstream unittest suite against the library served from a ucode store.
+"""Run a library's upstream unittest suite against the library served from a ucode store (or, with
+``--no-mount``, against its files: the baseline).
 
-Used by ``tests/test_upstream.py`` in a fresh interpreter (``python -I -B``: no script directory or
-``PYTHONPATH`` on ``sys.path``), so nothing from the parent process and no installed copy of the library
-can stand in for the mounted one::
+Used by ``tests/test_upstream.py`` (vendored libraries) and ``tests/test_upstream_stdlib.py`` (CPython's own
+suites) in a fresh interpreter (``python -I -B``: no script directory or ``PYTHONPATH`` on ``sys.path``), so
+nothing from the parent process and no other copy of the library can stand in for the mounted one::
 
-    python -I -B tests/upstream_runner.py --store S --namespace textwrap --out result.json \\
-        [--path DIR ...] [--deselect TEST_ID ...] TEST_FILE ...
+    python -I -B tests/upstream_runner.py --store S --namespace textwrap [--namespace ...] --out result.json \\
+        [--no-mount] [--path DIR ...] [--deselect TEST_ID ...] [--test-module test.test_json ...] [TEST_FILE ...]
 
-It opens the store, mounts the namespace, loads each test file by path (so ``import textwrap`` in the test
-resolves through the import hook), checks that the library the tests see comes from the store, runs the
-suite and writes a JSON report: provenance, tests run, and one outcome per test id (subtests and doctests
-included; a failing subtest fails its test).
+It opens the store, mounts the namespaces, loads each test file by path and each test module by name (so
+``import textwrap`` in the test resolves through the import hook), checks that the library the tests see
+comes from the store, runs the suite and writes a JSON report: provenance, tests run, and one outcome per
+test id (subtests and doctests included; a failing subtest fails its test).
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ def _covered(name: str, namespace: str) -> bool:
 
 
 def _functions_of(obj: Any) -> list[types.FunctionType]:
-    """The plain functions a module attribute carries: itself, or the methods of a class."""
+    """The plain functions a module attribute carries: itself (unwrapped: a decorator's wrapper runs in the
+    decorator's module), or the methods defined in a class's body."""
     if inspect.isfunction(obj):
-        return [obj]
+        return [inspect.unwrap(obj)]
     if inspect.isclass(obj):
         out = []
         for v in vars(obj).values():
@@ -42,7 +44,9 @@ def _functions_of(obj: Any) -> list[types.FunctionType]:
             if isinstance(v, property):
                 v = v.fget
             if inspect.isfunction(v):
-                out.append(v)
+                v = inspect.unwrap(v)
+                if v.__qualname__.startswith(obj.__qualname__ + "."):  # not a function set on it from outside
+                    out.append(v)
         return out
     return []
 
@@ -56,7 +60,8 @@ def _generated_by_dataclasses(cls: Any, fn: types.FunctionType) -> bool:
 def provenance(namespace: str, mount: Any, test_modules: list[types.ModuleType]) -> dict[str, Any]:
     """What the tests see of the library, and whether all of it comes from the store."""
     problems: list[str] = []
-    modules = sorted(m for m in sys.modules if _covered(m, namespace))
+    modules = sorted(m for m in sys.modules if _covered(m, namespace) and isinstance(sys.modules[m], types.ModuleType)
+                     and getattr(sys.modules[m], "__name__", None) == m)  # not aliases (os.path, typing.io)
     loader = mount.loader
     stored_globals = {id(sys.modules[m].__dict__) for m in modules
                       if getattr(sys.modules[m].__spec__, "loader", None) is loader}
@@ -90,7 +95,8 @@ def provenance(namespace: str, mount: Any, test_modules: list[types.ModuleType])
                                     "a module of the store")
     return {
         "modules": modules,
-        "loaders_are_mount": all(getattr(sys.modules[m].__spec__, "loader", None) is loader for m in modules),
+        "loaders_are_mount": all(getattr(getattr(sys.modules[m], "__spec__", None), "loader", None) is loader
+                                 for m in modules),
         "mount_first_on_meta_path": sys.meta_path[0] is loader,
         "functions_checked": checked,
         "problems": problems,
@@ -167,18 +173,22 @@ def _iter_tests(suite: unittest.TestSuite) -> list[unittest.TestCase]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--store", required=True)
-    ap.add_argument("--namespace", required=True)
+    ap.add_argument("--namespace", action="append", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--no-mount", action="store_true", help="the baseline: the library from its files")
     ap.add_argument("--path", action="append", default=[], help="put DIR first on sys.path (test helpers)")
     ap.add_argument("--deselect", action="append", default=[], help="do not run this test id")
-    ap.add_argument("tests", nargs="+")
+    ap.add_argument("--test-module", action="append", default=[], help="a test module to import by name")
+    ap.add_argument("tests", nargs="*")
     args = ap.parse_args(argv)
 
     import ucode
 
     start = time.perf_counter()
-    cb = ucode.open(args.store, create=False)
-    mount = ucode.mount(args.namespace, codebase=cb)
+    mounts = []
+    if not args.no_mount:
+        cb = ucode.open(args.store, create=False)
+        mounts = [ucode.mount(ns, codebase=cb) for ns in args.namespace]
     sys.path[:0] = args.path
     test_modules = []
     for path in args.tests:
@@ -189,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.modules[name] = module
         spec.loader.exec_module(module)
         test_modules.append(module)
+    test_modules.extend(importlib.import_module(name) for name in args.test_module)
 
     suite = unittest.TestSuite()
     for module in test_modules:
@@ -196,15 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     deselect = set(args.deselect)
     tests = [t for t in _iter_tests(suite) if t.id() not in deselect]
     # Provenance before running (what the tests import) and after (what doctests and lazy imports loaded).
-    before = provenance(args.namespace, mount, test_modules)
+    before = {m.namespace: provenance(m.namespace, m, test_modules) for m in mounts}
     runner = unittest.TextTestRunner(stream=sys.stderr, resultclass=Recorder, verbosity=0)
     result = runner.run(unittest.TestSuite(tests))
-    after = provenance(args.namespace, mount, test_modules)
+    after = {m.namespace: provenance(m.namespace, m, test_modules) for m in mounts}
     assert isinstance(result, Recorder)
     outcomes = result.outcomes
     counts = {k: sum(1 for v in outcomes.values() if v[0] == k) for k in ("pass", "fail", "skip")}
     report = {
-        "namespace": args.namespace,
+        "namespace": args.namespace[0],
+        "namespaces": args.namespace,
+        "mounted": not args.no_mount,
         "tests_run": result.testsRun,
         "ids": len(outcomes),
         "counts": counts,
@@ -217,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1)
-    print(f"{args.namespace}: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
+    print(f"{','.join(args.namespace)}: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
     return 0
 
 

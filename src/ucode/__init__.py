@@ -49,17 +49,15 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # `ucode.effect`, `ucode.mount` and `ucode.unmount` are imported on first use: most commands never touch
-    # them, and start-up counts (ucode.mount needs importlib.abc, which pulls importlib.resources, tempfile,
-    # shutil and random: ~6 ms).
+    # them, and start-up counts. (The mount lives in `ucode._mount`, so `ucode.mount` is always the function.)
     if name == "effect":
         from ucode.effects import effect
 
         return effect
-    if name in ("mount", "unmount"):
-        import importlib
+    if name in ("mount", "unmount", "Mount"):
+        from ucode import _mount
 
-        module = importlib.import_module("ucode.mount")  # this sets the attribute `ucode.mount` to the submodule,
-        globals().update(mount=module.mount, unmount=module.unmount)  # so bind both to the functions (as before)
+        globals().update(mount=_mount.mount, unmount=_mount.unmount, Mount=_mount.Mount)
         return globals()[name]
     raise AttributeError(f"module 'ucode' has no attribute {name!r}")
 

@@ -51,7 +51,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -59,7 +58,7 @@ import blake3
 import lmdb
 import msgpack
 
-from ucode import hashing, namespace
+from ucode import hashing
 from ucode.errors import (
     AmbiguousNameError,
     HashNotFoundError,
@@ -232,18 +231,19 @@ def _source_digest(source: str) -> str:
     return blake3.blake3(source.encode("utf-8")).hexdigest()[:16]
 
 
-@dataclass
 class _Pending:
-    """What one ``add`` will write, computed in a read snapshot before any write begins."""
+    """What one ``add`` will write, computed in a read snapshot before any write begins. (A plain class:
+    a dataclass defined at import would cost every command ~2 ms.)"""
 
-    new_defs: dict[str, dict[str, Any]]
-    src_updates: dict[str, dict[str, Any]]
-    binds: list[tuple[str, str | None]]  # (name, hash); None: unbind
-    modules: dict[str, dict[str, Any]]
-    texts: dict[str, str] = field(default_factory=dict)  # digest -> text
-    programs: dict[str, tuple[dict[str, Any], tuple[str, bytes] | None]] = field(default_factory=dict)
-    """program hash -> (record, (code cache key, compiled code))"""
-    module_binds: list[tuple[str, str]] = field(default_factory=list)  # (module, program)
+    def __init__(self) -> None:
+        self.new_defs: dict[str, dict[str, Any]] = {}
+        self.src_updates: dict[str, dict[str, Any]] = {}
+        self.binds: list[tuple[str, str | None]] = []  # (name, hash); None: unbind
+        self.modules: dict[str, dict[str, Any]] = {}
+        self.texts: dict[str, str] = {}  # digest -> text
+        self.programs: dict[str, tuple[dict[str, Any], tuple[str, bytes] | None]] = {}
+        """program hash -> (record, (code cache key, compiled code))"""
+        self.module_binds: list[tuple[str, str]] = []  # (module, program)
 
 
 class _StoreSnapshot:
@@ -261,6 +261,7 @@ class _StoreSnapshot:
         self.overrides = overrides
         self._state = state
         self._under: dict[str, dict[str, str]] = {}
+        self._modules: dict[str, str] | None = None  # module -> program, read once (a snapshot never changes)
 
     def __repr__(self) -> str:
         return f"<snapshot of {self._cb.path} {self.version}@{self.position}>"
@@ -270,20 +271,25 @@ class _StoreSnapshot:
         cb = self._cb
         with cb._env.begin() as txn:
             if self._state is None and cb._last_seq(txn) != self.position:
+                from ucode import namespace
+
                 self._state = namespace.fold(cb._events(txn), at=self.position)
             yield txn
 
+    def _module_map(self) -> dict[str, str]:
+        if self._modules is None:
+            with self._txn() as txn:
+                if self._state is not None:
+                    self._modules = self._state.module_bindings(self.version)
+                else:
+                    self._modules = self._cb._module_bindings(txn, self.version)
+        return self._modules
+
     def module(self, name: str) -> str | None:
-        with self._txn() as txn:
-            if self._state is not None:
-                return self._state.module(self.version, name)
-            return self._cb._module_lookup(txn, self.version, name)
+        return self._module_map().get(name)
 
     def modules(self) -> frozenset[str]:
-        with self._txn() as txn:
-            if self._state is not None:
-                return frozenset(self._state.module_bindings(self.version))
-            return frozenset(self._cb._module_bindings(txn, self.version))
+        return frozenset(self._module_map())
 
     def program(self, h: str) -> Program:
         from ucode.records import Program
@@ -901,7 +907,7 @@ class Codebase:
         for _f, pm in modules:
             new_hash.update({f"{pm.name}.{n}": h for n, h in pm.bindings().items()})
 
-        pending = _Pending({}, {}, [], {})
+        pending = _Pending()
         names: list[AddedName] = []
         added_modules: list[AddedModule] = []
         stale: list[str] = []
@@ -1573,6 +1579,8 @@ class Codebase:
             last = self._last_seq(txn)
             if at is None or at == last:
                 return _StoreSnapshot(self, self._version(txn, version), last, dict(overrides or {}), None)
+            from ucode import namespace  # only for a past log position (start-up counts)
+
             state = namespace.fold(self._events(txn), at=at)
             v = version or state.default or "v1"
             if v not in state.parents:

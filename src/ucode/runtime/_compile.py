@@ -20,7 +20,7 @@ from typing import overload
 from ucode import hashing
 
 __all__ = ["code_filename", "compile_definition", "compile_program", "compile_statements", "program_text",
-           "register_source"]
+           "register_lazy_source", "register_source"]
 
 
 def _flags(futures: Sequence[str]) -> int:
@@ -112,6 +112,37 @@ class _PlacedLines(collections.abc.Sequence[str]):
         if not 0 <= i < len(self):
             raise IndexError(i)
         return self._lines[i - self._offset] if i >= self._offset else "\n"
+
+
+class _LazyLines(collections.abc.Sequence[str]):
+    """A module's source lines, read from the store the first time a traceback, ``inspect`` or ``doctest``
+    asks for them (importing a module never does: as with files, whose lines linecache reads lazily)."""
+
+    def __init__(self, load: collections.abc.Callable[[], str]) -> None:
+        self._load: collections.abc.Callable[[], str] | None = load
+        self._lines: list[str] = []
+
+    def _get(self) -> list[str]:
+        if self._load is not None:
+            load, self._load = self._load, None
+            self._lines = load().splitlines(keepends=True)
+        return self._lines
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        return self._get()[i]
+
+
+def register_lazy_source(filename: str, load: collections.abc.Callable[[], str]) -> None:
+    """As :func:`register_source`, with the text read by ``load()`` when first needed."""
+    linecache.cache[filename] = (0, None, _LazyLines(load), filename)  # type: ignore[assignment]
 
 
 def register_source(filename: str, text: str, line: int = 1) -> None:

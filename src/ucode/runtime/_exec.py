@@ -26,7 +26,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ucode.runtime._compile import program_text, register_source
+from ucode.runtime._compile import program_text, register_lazy_source
 
 if TYPE_CHECKING:
     from ucode.records import Program
@@ -42,8 +42,12 @@ def execute(rt: Runtime, snap: Snapshot, module: types.ModuleType, prog: Program
     """Run ``prog`` in ``module`` (a new module object the import system made), as its file would run."""
     d = module.__dict__
     name = prog.module
-    text = program_text([(s.line, rt.text(snap.source, s.digest)) for s in prog.statements])
-    register_source(prog.path, text)
+    source = snap.source
+
+    def text() -> str:  # the program's text: read only to compile it, or to show its lines
+        return program_text([(s.line, rt.text(source, s.digest)) for s in prog.statements])
+
+    register_lazy_source(prog.path, text)
     objs = rt.objects(key)
     over, extras = snap.rebound(name)
     if not over:
@@ -149,6 +153,13 @@ class _Rebinding:
             self.module.__dict__[name] = object_in(rt, snap, self.module, snap.key(here), h, want)
             return
         other = home.module
+        if snap.module(other) is None:
+            from ucode.errors import RunError
+            from ucode.hashing import short
+
+            raise RunError(
+                f"{here}.{name} is bound to {other}.{want} ({short(h)}), but {other} has no program in this store "
+                "(it was added by an older ucode)", hint=f"add the file of {other} again (ucode add PATH)")
         inst = snap.registry.get(other)
         if inst is not None:
             put = self._set(name)

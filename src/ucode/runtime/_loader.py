@@ -80,8 +80,11 @@ class StoreLoader:
         if snap is None or spec.loader_state is None:
             return None
         shared = self.runtime.instance(snap.key(spec.name))
-        if shared is not None:  # the same program, rebindings and imports in another snapshot: share it
-            self._reused.add(id(shared))
+        if shared is None or snap.registry.get(spec.name) is shared:
+            # Imported again in the same snapshot (its entry was removed from sys.modules:
+            # importlib.reload, test.support.import_fresh_module): it runs again, as in Python.
+            return None
+        self._reused.add(id(shared))  # the same program, rebindings and imports in another snapshot
         return shared
 
     def exec_module(self, module: types.ModuleType) -> None:
@@ -134,7 +137,7 @@ class StoreLoader:
     def get_code(self, fullname: str) -> types.CodeType:
         """The module's code as one code object (``python -m``, ``runpy``): its program as written."""
         snap, prog = self._program(fullname)
-        return self.runtime.program_code(snap.source, prog, self.get_source(fullname))
+        return self.runtime.program_code(snap.source, prog, lambda: self.get_source(fullname))
 
     def is_package(self, fullname: str) -> bool:
         return bool(self._program(fullname)[1].package)

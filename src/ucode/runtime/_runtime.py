@@ -19,9 +19,8 @@ import marshal
 import sys
 import threading
 import types
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple, Protocol
 
 from ucode import hashing
 from ucode.errors import DefinitionFailedError, MissingImportError, UcodeError
@@ -63,8 +62,7 @@ class SnapshotFactory(Protocol):
         """Whether ``module`` was ever added (a module added by an older ucode has no program)."""
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """What a load resolved: the entry point and the snapshot it came from (what a task records)."""
 
     ref: str
@@ -75,9 +73,9 @@ class Entry:
     version: str
     position: int
     closure: str  # changes exactly when what would run changes: the module instance key and the name
-    modules: dict[str, str] = field(default_factory=dict)  # module -> program, of what importing it runs
-    overrides: dict[str, str] = field(default_factory=dict)
-    rebound: dict[str, str] = field(default_factory=dict)  # full name -> hash: what differs from the files
+    modules: dict[str, str]  # module -> program, of what importing it runs
+    overrides: dict[str, str]
+    rebound: dict[str, str]  # full name -> hash: what differs from the files
 
 
 class Runtime:
@@ -333,6 +331,7 @@ class Runtime:
             home = snap.home(h)
             if snap.module(home.module) is None and home.program:
                 snap._extra_modules[home.module] = home.program  # a module this version does not have
+                snap._modules = snap._prefixes = None
             if snap.module(home.module) is not None:
                 return home.module, home.names[0] if home.names else ""
         module = (name or ref).rpartition(".")[0]
@@ -433,16 +432,17 @@ class Runtime:
             with contextlib.suppress(UcodeError):  # a read-only store still runs, it only compiles again
                 self.codebase.save_code(items)
 
-    def program_code(self, source: SnapshotSource, prog: Program, text: str) -> types.CodeType:
+    def program_code(self, source: SnapshotSource, prog: Program, text: Callable[[], str]) -> types.CodeType:
         code: types.CodeType = self._code(
-            source, code_key("program", prog.hash), lambda: compile_program(text, prog.path),
+            source, code_key("program", prog.hash), lambda: compile_program(text(), prog.path),
             lambda c: isinstance(c, types.CodeType) and c.co_filename == prog.path)
         return code
 
-    def statement_codes(self, source: SnapshotSource, prog: Program, text: str) -> list[types.CodeType | None]:
+    def statement_codes(self, source: SnapshotSource, prog: Program,
+                        text: Callable[[], str]) -> list[types.CodeType | None]:
         codes: list[types.CodeType | None] = self._code(
             source, code_key("statements", prog.hash),
-            lambda: compile_statements(text, prog.path, prog.futures, [s.line for s in prog.statements]),
+            lambda: compile_statements(text(), prog.path, prog.futures, [s.line for s in prog.statements]),
             lambda c: isinstance(c, list) and len(c) == len(prog.statements))
         return codes
 

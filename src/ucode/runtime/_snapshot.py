@@ -83,6 +83,8 @@ class Snapshot:
         self._extra_modules: dict[str, str] = {}
         self._waiting: dict[str, list[Callable[[], None]]] = {}
         self._modules: frozenset[str] | None = None
+        self._contents: dict[str, list[Any]] = {}
+        self._prefixes: set[str] | None = None
 
     def __repr__(self) -> str:
         extra = f" +{len(self.overrides)} overrides" if self.overrides else ""
@@ -100,8 +102,9 @@ class Snapshot:
 
     def is_package_prefix(self, name: str) -> bool:
         """Whether stored modules live below ``name`` (a namespace package: no program of its own)."""
-        prefix = name + "."
-        return any(m.startswith(prefix) for m in self.modules())
+        if self._prefixes is None:
+            self._prefixes = {".".join(m.split(".")[:k]) for m in self.modules() for k in range(1, m.count(".") + 1)}
+        return name in self._prefixes
 
     def program(self, name: str) -> Program | None:
         h = self.module(name)
@@ -131,7 +134,7 @@ class Snapshot:
                 home = self.home(h)
                 if home.module != name and self.module(home.module) is None and home.program:
                     self._extra_modules[home.module] = home.program
-                    self._modules = None
+                    self._modules = self._prefixes = None
         self._rebound[name] = (over, extras)
         return over, extras
 
@@ -149,8 +152,12 @@ class Snapshot:
         return list(sorted(out))
 
     def _content(self, name: str) -> list[Any]:
-        over, extras = self.rebound(name)
-        return [name, self.module(name) or "", sorted(over.items()), sorted(extras.items())]
+        found = self._contents.get(name)
+        if found is None:
+            over, extras = self.rebound(name)
+            found = self._contents[name] = [name, self.module(name) or "", sorted(over.items()),
+                                            sorted(extras.items())]
+        return found
 
     def key(self, name: str) -> str:
         """The key of module ``name``'s instance in this snapshot (see the module docstring)."""

@@ -53,7 +53,8 @@ class Mount:
 def mount(namespace: str, store: str | os.PathLike[str] | None = None, version: str | None = None,
           *, codebase: Codebase | None = None) -> Mount:
     """Serve ``import NAMESPACE`` (and its submodules) from the store. Returns the mount; ``unmount`` it
-    (or call ``.close()``) to stop. Modules of that namespace already imported are replaced."""
+    (or call ``.close()``) to stop. Modules of that namespace already imported are replaced: imported
+    again, from the store."""
     from ucode.names import validate_name
 
     validate_name(namespace)
@@ -62,9 +63,20 @@ def mount(namespace: str, store: str | os.PathLike[str] | None = None, version: 
         from ucode import open as open_store
 
         codebase = open_store(store, create=False)
-    for name in [m for m in sys.modules if m == namespace or m.startswith(namespace + ".")]:
+    replaced = [m for m in sys.modules if m == namespace or m.startswith(namespace + ".")]
+    for name in replaced:
         del sys.modules[name]
     snap = codebase.runtime.mount(namespace, version)
+    # What was imported of the namespace is imported again, from the store: the process holds the same
+    # modules as before, served from the store (code that imported them keeps the objects it has).
+    import contextlib
+    import importlib
+
+    for name in sorted(replaced, key=lambda n: (n.count("."), n)):
+        if snap.module(name) is not None and name not in sys.modules:
+            # as if it were imported for the first time now: whoever imports it next gets the error
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
     return Mount(codebase, namespace, version, owns, snap)
 
 
