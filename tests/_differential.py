@@ -51,14 +51,15 @@ def write_tree(root: Path, files: dict[str, str]) -> None:
 
 
 def compare(tmp_path: Path, files: dict[str, str], module: str, probe: str, *, via: str = "run",
-            delete_sources: bool = False) -> Outcome:
+            delete_sources: bool = False, root: bool = False) -> Outcome:
     """Write ``files`` (relative path -> source) under ``tmp_path/src``, add every top-level entry to a
-    fresh store, and run ``probe`` (which sees the module as ``m``) against the files and the store."""
+    fresh store (with ``root``, the directory itself, as a source root), and run ``probe`` (which sees the
+    module as ``m``) against the files and the store."""
     src = tmp_path / "src"
     write_tree(src, files)
     store = tmp_path / "store"
     with Codebase(store) as cb:
-        cb.add(sorted(src.iterdir()))
+        cb.add([src] if root else sorted(src.iterdir()))
     probe = textwrap.dedent(probe)
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)

@@ -71,3 +71,35 @@ def test_golden_hashes_do_not_depend_on_hash_randomization(seed: str) -> None:
                             env=env, check=True, timeout=120)
     got = json.loads(result.stdout)
     assert got == {v["name"]: v["hashes"] for v in VECTORS}
+
+
+# ------------------------------------------------------------------ module code and programs
+
+MODULES_FILE = Path(__file__).parent / "golden" / "module_vectors.json"
+MODULES = json.loads(MODULES_FILE.read_text(encoding="utf-8"))
+
+
+def test_module_vectors_match_the_current_schemes() -> None:
+    assert (MODULES["stmt_scheme"], MODULES["module_scheme"]) == (hashing.STMT_SCHEME, hashing.MODULE_SCHEME)
+    assert len(MODULES["vectors"]) >= 3
+
+
+@pytest.mark.parametrize("vector", MODULES["vectors"], ids=[v["name"] for v in MODULES["vectors"]])
+def test_golden_program_and_statement_hashes(vector: dict[str, Any]) -> None:
+    from tests.golden.make_module_vectors import hashes_of
+
+    got = hashes_of(vector)
+    assert got == {"program": vector["program"], "statements": vector["statements"]}, (
+        "module or statement hashes changed: find what changed; regenerate only with a new scheme")
+
+
+def test_golden_module_hashes_do_not_depend_on_hash_randomization() -> None:
+    code = ("import json, sys\nsys.path.insert(0, sys.argv[2])\n"
+            "from tests.golden.make_module_vectors import hashes_of\n"
+            "print(json.dumps([hashes_of(v) for v in json.load(open(sys.argv[1]))['vectors']]))")
+    for seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", code, str(MODULES_FILE), str(Path(__file__).parent.parent)],
+                             capture_output=True, text=True, env=env, check=True, timeout=120)
+        assert json.loads(out.stdout) == [{"program": v["program"], "statements": v["statements"]}
+                                          for v in MODULES["vectors"]]

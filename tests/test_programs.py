@@ -15,6 +15,7 @@ VIAS = ["run", "mount"]
 
 
 def same(tmp_path: Path, files: dict[str, str], module: str, probe: str, via: str, **kw: bool) -> str:
+    """The probe's output, which must be the same from the files and from the store."""
     outcome = compare(tmp_path, files, module, probe, via=via, **kw)
     assert outcome.same(), outcome.explain()
     assert outcome.files.returncode == 0, outcome.explain()
@@ -326,3 +327,25 @@ def test_the_modules_of_a_package_added_in_any_order_import_from_the_store(tmp_p
                      "print(cb.function('go')(), cb.function('go').__globals__['helpers'].__spec__.loader)",
                      tmp_path / "src")
     assert out.stdout.startswith("a-b <ucode StoreLoader"), out.stderr
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_a_namespace_package_of_a_source_root(tmp_path: Path, via: str) -> None:
+    """``src/`` holds ``ns/`` without ``__init__.py``: ``ns`` is a namespace package, with or without a
+    store."""
+    out = same(tmp_path, {"ns/mod.py": "def f():\n    return __name__, __package__\n"}, "ns.mod",
+               "print(m.f())\nimport ns\nprint(ns.__name__, getattr(ns, '__file__', None))", via, root=True)
+    assert out == "('ns.mod', 'ns')\nns None\n"
+
+
+def test_a_name_bound_to_module_code_is_viewed_as_that_statement(tmp_path: Path) -> None:
+    from ucode.codebase import Codebase
+
+    src = tmp_path / "m.py"
+    src.write_text("try:\n    from math import no_such_thing as fast\nexcept ImportError:\n"
+                   "    def fast(xs):\n        return sum(xs)\n")
+    with Codebase(tmp_path / "s") as cb:
+        cb.add([src])
+        view = cb.view("fast")
+        assert view.kind == "code" and view.source.startswith("try:") and view.line == 1
+        assert cb.function("fast")([1, 2]) == 3
