@@ -201,7 +201,7 @@ def profile_add(path: Path, top: int = 15) -> dict[str, Any]:
         _cc, nc, tt, ct, _callers = raw[key]
         return {"function": label(key), "calls": nc, "tottime": tt, "cumtime": ct, "cum_share": ct / total}
 
-    ours = sorted((k for k in raw if "/ucode/normalize.py" in k[0] or "/ucode/hazards.py" in k[0]),
+    ours = sorted((k for k in raw if "/ucode/normalize/" in k[0]),
                   key=lambda k: -raw[k][3])
     own = sorted(raw, key=lambda k: -raw[k][2])
     return {"file": path.name, "total": total, "profile": str(stem) + ".prof",
@@ -211,7 +211,7 @@ def profile_add(path: Path, top: int = 15) -> dict[str, Any]:
 
 def format_profile(p: dict[str, Any]) -> list[str]:
     out = [f"cProfile of one add of {p['file']} (total {secs(p['total'])} under the profiler; "
-           f"raw: {p['profile']}):", "  ucode.normalize / ucode.hazards by cumulative time:"]
+           f"raw: {p['profile']}):", "  ucode.normalize by cumulative time:"]
     for e in p["normalize_by_cumtime"]:
         out.append(f"    {e['cumtime']:7.2f} s {e['cum_share']:6.1%}  {e['calls']:>8} calls  {e['function']}")
     out.append("  all functions by own time:")

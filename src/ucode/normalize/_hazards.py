@@ -12,12 +12,11 @@ proof: a call through a variable (``f = time.time; f()``) is not seen.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING
 
 import libcst as cst
 
-if TYPE_CHECKING:
-    from ucode.normalize import Finding, _ModuleTable
+from ucode.normalize._data import Finding
+from ucode.normalize._table import _ModuleTable
 
 __all__ = ["EXACT", "PREFIXES", "HazardScanner"]
 
@@ -125,7 +124,7 @@ class HazardScanner:
         return None
 
     def scan(self, nodes: Sequence[cst.CSTNode], kind: str) -> list[Finding]:
-        from ucode.normalize import Finding
+
 
         found: list[Finding] = []
         seen: set[tuple[str, str]] = set()
