@@ -28,6 +28,7 @@ from typing import Any
 
 from ucode import normalize
 from ucode.errors import SourceError
+from ucode.normalize._walk import _walk as walk
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "bench" / ".work" / "oracle-baseline.json"
@@ -140,7 +141,7 @@ def check_walk(item: tuple[str, str, str, bool, bool]) -> tuple[str, Any]:
             old.append(n)
             stack.extend(reversed(n.children))
         expected = [n for n in old if not isinstance(n, token_types)]
-        new = normalize._walk(stmt)
+        new = walk(stmt)
         nodes += len(new)
         if len(new) != len(expected) or any(a is not b for a, b in zip(new, expected, strict=True)):
             return key, {"walk": f"differs at line {mod.code_for_node(stmt)[:60]!r}"}
