@@ -152,7 +152,7 @@ def closure_load(quick: bool, reps: int) -> list[Row]:
         ucode.runtime._runtime.CACHE_TAG = "no-cache-bench"  # a Python with nothing cached: compiles every time
         try:
             with Codebase(store) as cb:
-                cb.save_code = lambda items: None  # type: ignore[method-assign]  # keep it uncached
+                cb.runtime.resolver.save_code = lambda items: None  # type: ignore[method-assign]  # uncached
                 return cb.function("chain.f0")
         finally:
             ucode.runtime._runtime.CACHE_TAG = saved

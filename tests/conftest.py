@@ -11,6 +11,8 @@ from ucode.codebase import Codebase
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+Write = Callable[[str, str], Path]
+"""The ``write`` fixture: ``write("pkg/mod.py", source)`` -> the path of the (dedented) file."""
 
 # Third-party code and its own test suites, run only against the store by tests/test_upstream.py.
 collect_ignore = ["vendored"]
@@ -60,4 +62,4 @@ def _no_ambient_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-__all__ = ["EXAMPLES", "ROOT", "FakeClock", "ucode"]
+__all__ = ["EXAMPLES", "ROOT", "FakeClock", "Write", "ucode"]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ucode.codebase import Codebase
@@ -20,17 +21,45 @@ if TYPE_CHECKING:
 
 __all__ = ["Mount", "mount", "unmount"]
 
+# Mounts made with ``store=`` (or the default store) share one codebase per store, so one runtime serves
+# them all: ``pb``'s ``from pa import E`` is the ``pa`` that ``import pa`` gives (one module object, as
+# with files), not a second copy from a second import hook. real store path -> [codebase, mounts]
+_SHARED: dict[str, list[Any]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(store: str | os.PathLike[str] | None) -> tuple[Codebase, str]:
+    from ucode.codebase import find_store, open_codebase
+
+    key = os.path.realpath(find_store(store)[0])
+    with _SHARED_LOCK:
+        entry = _SHARED.get(key)
+        if entry is None:
+            entry = _SHARED[key] = [open_codebase(store, create=False), 0]
+        entry[1] += 1
+        return entry[0], key
+
+
+def _release(key: str) -> None:
+    with _SHARED_LOCK:
+        entry = _SHARED.get(key)
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del _SHARED[key]
+                entry[0].close()
+
 
 class Mount:
     """A namespace served from a codebase (``unmount`` it, or ``close()`` it, to stop)."""
 
-    def __init__(self, codebase: Codebase, namespace: str, version: str | None, owns: bool,
+    def __init__(self, codebase: Codebase, namespace: str, version: str | None, shared: str | None,
                  snapshot: Snapshot) -> None:
         self.codebase = codebase
         self.namespace = namespace
         self.version = version
         self.snapshot = snapshot
-        self._owns = owns
+        self._shared = shared  # the store's key in _SHARED when the mount opened the codebase itself
 
     @property
     def loader(self) -> object:
@@ -54,19 +83,23 @@ def mount(namespace: str, store: str | os.PathLike[str] | None = None, version: 
           *, codebase: Codebase | None = None) -> Mount:
     """Serve ``import NAMESPACE`` (and its submodules) from the store. Returns the mount; ``unmount`` it
     (or call ``.close()``) to stop. Modules of that namespace already imported are replaced: imported
-    again, from the store."""
-    from ucode.names import validate_name
+    again, from the store. Mounts of one store (by ``store=``, or the default store) share one codebase
+    and its runtime; pass ``codebase=`` to serve from a codebase you opened (and close yourself)."""
+    from ucode.refs import validate_name
 
     validate_name(namespace)
-    owns = codebase is None
+    shared = None
     if codebase is None:
-        from ucode import open as open_store
-
-        codebase = open_store(store, create=False)
+        codebase, shared = _shared(store)
     replaced = [m for m in sys.modules if m == namespace or m.startswith(namespace + ".")]
     for name in replaced:
         del sys.modules[name]
-    snap = codebase.runtime.mount(namespace, version)
+    try:
+        snap = codebase.runtime.mount(namespace, version)
+    except BaseException:
+        if shared is not None:
+            _release(shared)
+        raise
     # What was imported of the namespace is imported again, from the store: the process holds the same
     # modules as before, served from the store (code that imported them keeps the objects it has).
     import contextlib
@@ -77,12 +110,13 @@ def mount(namespace: str, store: str | os.PathLike[str] | None = None, version: 
             # as if it were imported for the first time now: whoever imports it next gets the error
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
-    return Mount(codebase, namespace, version, owns, snap)
+    return Mount(codebase, namespace, version, shared, snap)
 
 
 def unmount(handle: Mount) -> None:
     """Stop serving a mount's namespace: its modules leave ``sys.modules`` (objects already imported keep
     working)."""
     handle.codebase.runtime.unmount(handle.namespace)
-    if handle._owns:
-        handle.codebase.close()
+    if handle._shared is not None:
+        _release(handle._shared)
+        handle._shared = None

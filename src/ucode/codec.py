@@ -23,7 +23,7 @@ from typing import Any
 
 import msgpack
 
-from ucode.errors import UcodeError
+from ucode.errors import SerializationError
 
 __all__ = ["Record", "SerializationError", "decode", "encode", "from_wire", "to_wire"]
 
@@ -31,20 +31,6 @@ __all__ = ["Record", "SerializationError", "decode", "encode", "from_wire", "to_
 (_DATETIME, _DATE, _TIME, _TIMEDELTA, _DECIMAL, _UUID, _TUPLE, _SET, _ENUM, _DATACLASS, _FROZENSET,
  _BIGINT) = range(1, 13)
 _INT_RANGE = (-(2**63), 2**64 - 1)  # what msgpack's int format holds
-
-
-class SerializationError(UcodeError):
-    """A value an effect takes or returns cannot be recorded."""
-
-    def __init__(self, where: str, value: object) -> None:
-        t = type(value)
-        super().__init__(
-            f"{where} is a {t.__module__}.{t.__qualname__}, which cannot be recorded",
-            hint="effects take and return plain data: None, bool, int, float, str, bytes, lists, tuples, dicts, "
-                 "sets, datetime, Decimal, UUID, enums, dataclasses",
-        )
-        self.where = where
-        self.type_name = f"{t.__module__}.{t.__qualname__}"
 
 
 @dataclasses.dataclass(frozen=True)

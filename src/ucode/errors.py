@@ -11,32 +11,62 @@ from __future__ import annotations
 
 __all__ = [
     "AmbiguousNameError",
+    "ArgumentsFileError",
+    "BadArgumentsError",
     "DefinitionError",
     "DefinitionFailedError",
+    "DivergenceError",
     "HashNotFoundError",
+    "InvalidJsonArgumentError",
+    "InvalidKeywordError",
     "InvalidNameError",
+    "InvalidSettingError",
+    "InvalidSwapError",
+    "InvalidTimeError",
     "MissingImportError",
+    "ModuleWithoutProgramError",
     "NameNotFoundError",
+    "NoInterruptedTaskError",
+    "NoStateStoreError",
+    "NoTasksError",
+    "NotANameError",
+    "NotAnEffectError",
+    "NotCallableError",
+    "NotDefinedError",
+    "NotInModuleError",
     "NothingToUndoError",
+    "ReboundToModuleWithoutProgramError",
     "RunError",
+    "SerializationError",
     "SourceError",
     "StoreCorruptError",
     "StoreError",
     "StoreVersionError",
     "StrictModeError",
+    "TaskNotFoundError",
     "TaskNotReplayableError",
+    "TaskNotResumableError",
     "UcodeError",
+    "UnhandledEffectError",
+    "UnknownDurabilityError",
+    "UnknownSettingError",
+    "UsageError",
     "VersionError",
+    "VersionExistsError",
 ]
 
 
 class UcodeError(Exception):
     """Base of every error ucode reports to a user.
 
-    ``exit_code`` is what the CLI exits with: 1 for bad input, 2 for a store problem.
+    ``exit_code`` is what the CLI exits with (1: bad input or failing code, 2: a store problem);
+    ``http_status`` what the HTTP API answers with (400 bad request, 404 not found, 409 conflict, 422 code
+    that cannot run, 500 a damaged store, 503 a store that cannot be used). Subclasses set both, so the
+    adapters map errors by table, not by branches.
     """
 
     exit_code = 1
+    http_status = 400
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -96,8 +126,19 @@ class InvalidNameError(UcodeError):
         self.name = name
 
 
+class InvalidSwapError(UcodeError):
+    """A swap (``--use``) is not ``NAME=VERSION`` or ``NAME=#HASH``."""
+
+    def __init__(self, item: str) -> None:
+        super().__init__(f"--use {item!r} is not NAME=VERSION or NAME=#HASH",
+                         hint="e.g. --use lookupUser=debug or --use lookupUser=#k3v7q2a")
+        self.item = item
+
+
 class NameNotFoundError(UcodeError):
     """No binding matches a name in the version asked for."""
+
+    http_status = 404
 
     def __init__(self, name: str, version: str, *, suggestions: list[str] | None = None) -> None:
         hint = (
@@ -114,6 +155,8 @@ class NameNotFoundError(UcodeError):
 class AmbiguousNameError(UcodeError):
     """A name suffix or hash prefix matches more than one thing."""
 
+    http_status = 409
+
     def __init__(self, ref: str, candidates: list[str]) -> None:
         shown = ", ".join(candidates[:8]) + (" ..." if len(candidates) > 8 else "")
         super().__init__(
@@ -126,6 +169,8 @@ class AmbiguousNameError(UcodeError):
 
 class HashNotFoundError(UcodeError):
     """No stored definition has this hash (or hash prefix)."""
+
+    http_status = 404
 
     def __init__(self, ref: str) -> None:
         super().__init__(
@@ -142,6 +187,8 @@ class VersionError(UcodeError):
 class NothingToUndoError(UcodeError):
     """``undo`` found no change to undo."""
 
+    http_status = 409
+
 
 class TaskNotReplayableError(UcodeError):
     """A recorded task cannot be replayed (or resumed): ``reason`` says why, ``task`` which one."""
@@ -152,10 +199,66 @@ class TaskNotReplayableError(UcodeError):
         self.reason = reason
 
 
+class NoStateStoreError(UcodeError):
+    """``effects.state`` was used where there is no store (outside a task)."""
+
+    def __init__(self) -> None:
+        super().__init__("effects.state needs a store: it is available inside a task",
+                         hint="run the code with `ucode run` / Codebase.run, or inside effects.using_store(cb)")
+
+
+class UnknownDurabilityError(UcodeError):
+    """A durability mode that is not one of ``durable``, ``batched``, ``off``."""
+
+    def __init__(self, mode: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(f"unknown durability {mode!r}", hint=f"choose {', '.join(allowed[:-1])} or {allowed[-1]}")
+        self.mode = mode
+        self.allowed = allowed
+
+
+class TaskNotFoundError(UcodeError):
+    """No recorded task has this id (or id prefix)."""
+
+    http_status = 404
+
+    def __init__(self, task: str) -> None:
+        super().__init__(f"no task {task!r}", hint="`ucode task list` shows the tasks")
+        self.task = task
+
+
+class NoTasksError(UcodeError):
+    """``last`` was asked for, and nothing has run yet."""
+
+    http_status = 404
+
+    def __init__(self) -> None:
+        super().__init__("no tasks yet", hint="every `ucode run` records one")
+
+
+class NoInterruptedTaskError(UcodeError):
+    """``task resume last`` and no task is interrupted: there is nothing to resume."""
+
+    http_status = 404
+
+    def __init__(self) -> None:
+        super().__init__("no interrupted task to resume",
+                         hint="`ucode task list --failed` lists failed and interrupted tasks")
+
+
+class TaskNotResumableError(UcodeError):
+    """A task cannot be resumed: ``reason`` says why."""
+
+    def __init__(self, task: str, reason: str, *, hint: str) -> None:
+        super().__init__(f"task {task} cannot be resumed: {reason}", hint=hint)
+        self.task = task
+        self.reason = reason
+
+
 class StoreError(UcodeError):
     """The store cannot be opened or used."""
 
     exit_code = 2
+    http_status = 503
 
 
 class StoreVersionError(StoreError):
@@ -172,11 +275,15 @@ class StoreVersionError(StoreError):
 
 
 class StoreCorruptError(StoreError):
-    """A record in the store cannot be decoded."""
+    """A record in the store cannot be decoded, or one it refers to is missing."""
+
+    http_status = 500
 
 
 class RunError(UcodeError):
     """Stored code cannot be loaded (not: the user's code raised while running; that propagates as is)."""
+
+    http_status = 422
 
 
 class MissingImportError(RunError, ImportError):
@@ -226,3 +333,209 @@ class DefinitionFailedError(RunError):
         self.ref = module
         self.error = exc
         self.where = where
+
+
+class NotANameError(UcodeError):
+    """A command that takes a name was given a hash (``ucode unbind '#abc'``)."""
+
+    def __init__(self, command: str, ref: str) -> None:
+        super().__init__(f"{command} takes a name, not a hash ({ref})",
+                         hint=f"`ucode names {ref}` lists the names bound to it; e.g. ucode {command} lookupUser")
+        self.command = command
+        self.ref = ref
+
+
+class VersionExistsError(VersionError):
+    """``version create`` of a version that exists."""
+
+    http_status = 409
+
+    def __init__(self, version: str) -> None:
+        super().__init__(f"version {version!r} already exists",
+                         hint=f"`ucode versions` lists them; `ucode version use {version}` makes it the default")
+        self.version = version
+
+
+class UnknownSettingError(UcodeError):
+    """``ucode config KEY`` with a key that is not a setting."""
+
+    http_status = 404
+
+    def __init__(self, key: str, known: list[str]) -> None:
+        super().__init__(f"unknown setting {key!r}", hint="settings: " + ", ".join(sorted(known)))
+        self.key = key
+
+
+class InvalidSettingError(UcodeError):
+    """A setting given a value it cannot take."""
+
+    def __init__(self, key: str, value: str, allowed: tuple[str, ...], default: str) -> None:
+        super().__init__(f"{key} cannot be {value!r}",
+                         hint=f"choose one of {', '.join(allowed)} (the default is {default})")
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+
+
+class InvalidTimeError(UcodeError):
+    """A ``--since`` / ``--older-than`` value that is neither a duration nor a date."""
+
+    def __init__(self, option: str, text: str) -> None:
+        super().__init__(
+            f"{option} {text!r} is neither a duration nor a date",
+            hint=f"a duration before now ({option} 2h, 30m, 7d, 1w), a date or a local time "
+                 f"({option} 2026-11-27, {option} '2026-11-27 09:30'), or {option} today",
+        )
+        self.option = option
+        self.text = text
+
+
+class BadArgumentsError(RunError):
+    """A stored function was called with arguments its signature does not take."""
+
+    def __init__(self, ref: str, signature: str, reason: str) -> None:
+        super().__init__(f"cannot call {ref}{signature}: {reason}",
+                         hint=f"pass arguments as JSON values matching {ref}{signature}, e.g. "
+                              f"ucode run {ref} '[1, 2]' or '{{\"key\": 1}}'")
+        self.ref = ref
+        self.signature = signature
+
+
+class NotCallableError(RunError):
+    """Arguments were passed to a stored value that is not a function."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(f"{value} is a value, not a function: it takes no arguments",
+                         hint="ucode run NAME (without arguments) prints a value")
+        self.value = value
+
+
+class NotInModuleError(RunError):
+    """A name resolves to a definition that is in no module this version can import."""
+
+    http_status = 404
+
+    def __init__(self, ref: str, version: str) -> None:
+        super().__init__(f"{ref} is not in a module of version {version!r}",
+                         hint="`ucode view NAME` shows where a definition comes from; `ucode add FILE` adds its "
+                              "module")
+        self.ref = ref
+        self.version = version
+
+
+class ModuleWithoutProgramError(RunError):
+    """A module added by a ucode from before modules were programs: it must be added again to run."""
+
+    def __init__(self, module: str) -> None:
+        super().__init__(f"module {module} was added by an older ucode and has no program to run",
+                         hint="add it again (ucode add PATH): its definitions keep their hashes")
+        self.module = module
+
+
+class ReboundToModuleWithoutProgramError(RunError):
+    """A name is bound to a definition whose module has no program in the store (added by an older
+    ucode), so the definition cannot be run in its module."""
+
+    def __init__(self, name: str, target: str, h: str, module: str) -> None:
+        super().__init__(f"{name} is bound to {target} (#{h[:10]}), but {module} has no program in this store "
+                         "(it was added by an older ucode)", hint=f"add the file of {module} again (ucode add PATH)")
+        self.name = name
+        self.target = target
+        self.hash = h
+        self.module = module
+
+
+class NotDefinedError(RunError):
+    """A stored module, once imported, does not define the name asked for (the statement that binds it
+    did not run)."""
+
+    def __init__(self, module: str, attr: str) -> None:
+        super().__init__(f"{module}.{attr} is not defined when {module} is imported on this Python",
+                         hint="the statement that defines it did not run (a branch not taken, or it was deleted); "
+                              "`ucode view NAME` shows it")
+        self.module = module
+        self.attr = attr
+
+
+class SerializationError(UcodeError):
+    """A value an effect (or a task) takes or returns cannot be recorded."""
+
+    def __init__(self, where: str, value: object) -> None:
+        t = type(value)
+        super().__init__(
+            f"{where} is a {t.__module__}.{t.__qualname__}, which cannot be recorded",
+            hint="effects take and return plain data: None, bool, int, float, str, bytes, lists, tuples, dicts, "
+                 "sets, datetime, Decimal, UUID, enums, dataclasses",
+        )
+        self.where = where
+        self.type_name = f"{t.__module__}.{t.__qualname__}"
+
+
+class DivergenceError(UcodeError):
+    """Raised inside a replay at the first effect that does not match: nothing real is performed.
+    ``divergence`` is the :class:`ucode.replay.Divergence`."""
+
+    http_status = 409
+
+    def __init__(self, divergence: object) -> None:
+        super().__init__(f"replay diverged {divergence}".split("\n")[0],
+                         hint="the code or its inputs changed since the recording; see the divergence")
+        self.divergence = divergence
+
+
+class NotAnEffectError(UcodeError):
+    """``ucode.testing.handle`` was given a key that names no effect."""
+
+    def __init__(self, key: object) -> None:
+        super().__init__(f"{key!r} is not an effect",
+                         hint="use an effect name (e.g. 'time.now') or an effect function (effects.now)")
+        self.key = key
+
+
+class UnhandledEffectError(UcodeError):
+    """A test handler was asked for an effect it does not handle."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"effect {name} was called, but the test handler does not handle it",
+            hint=f"add {name!r} to ucode.testing.handle({{...}}) (it handles: {', '.join(known) or 'nothing'}),"
+                 " or pass passthrough=True to perform unhandled effects for real",
+        )
+        self.name = name
+
+
+class UsageError(UcodeError):
+    """A command was called in a way it does not take (options that exclude each other, a missing
+    argument); ``command`` names it."""
+
+    def __init__(self, command: str, message: str, *, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.command = command
+
+
+class InvalidJsonArgumentError(UcodeError):
+    """An argument of ``ucode run`` is not valid JSON. ``what`` names it (``argument 2``, ``--kw user_id``)."""
+
+    def __init__(self, what: str, text: str, reason: str, column: int) -> None:
+        super().__init__(
+            f"{what} is not valid JSON: {text!r} ({reason} at column {column})",
+            hint="arguments are JSON values: 1, 2.5, true, null, '\"text\"', '[1, 2]', '{\"user_id\": 1}'",
+        )
+        self.what = what
+        self.text = text
+
+
+class ArgumentsFileError(UcodeError):
+    """``--args-file`` cannot be read, or holds neither a JSON list nor a JSON object."""
+
+    def __init__(self, path: str, message: str, *, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
+class InvalidKeywordError(UcodeError):
+    """A ``--kw`` item that is not ``NAME=JSON``."""
+
+    def __init__(self, item: str) -> None:
+        super().__init__(f"--kw {item!r} is not NAME=JSON", hint="e.g. --kw user_id=1 --kw name='\"Ada\"'")
+        self.item = item

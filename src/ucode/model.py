@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ucode.records import NamespaceEvent
+
 __all__ = [
     "AddResult",
     "AddedModule",
@@ -150,25 +152,11 @@ class Binding(_Dict):
     version: str
 
 
-@dataclass(frozen=True)
-class Event(_Dict):
-    """One entry of the namespace log.
-
-    ``kind``: ``bind`` (``old`` -> ``new`` for ``name`` in ``version``; ``None`` = not set in this version,
-    ``""`` = explicitly unbound), ``version`` (``name`` created from parent ``old``), ``use`` (default
-    version ``old`` -> ``new``). ``op`` groups the events of one command; ``undoes`` marks an undo.
-    """
-
-    seq: int
-    time: float
-    op: int
-    kind: str
-    version: str
-    name: str
-    old: str | None
-    new: str | None
-    cause: str
-    undoes: int | None = None
+Event = NamespaceEvent
+"""One entry of the namespace log (:class:`ucode.records.NamespaceEvent`): ``kind`` ``bind`` / ``module``
+(``old`` -> ``new`` for ``name`` in ``version``; ``None`` = not set in this version, ``""`` = explicitly
+unbound), ``version`` (``name`` created from parent ``old``), ``use`` (default version ``old`` -> ``new``).
+``op`` groups the events of one command; ``undoes`` marks an undo."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +164,9 @@ class UndoResult(_Dict):
     undone_op: int
     cause: str
     events: list[Event]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"undone_op": self.undone_op, "cause": self.cause, "events": [e.to_dict() for e in self.events]}
 
 
 @dataclass(frozen=True)

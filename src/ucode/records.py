@@ -1,16 +1,22 @@
-"""Typed records of what the store holds, as the runtime reads them: a module's program and a definition.
+"""Typed records of what the store holds: definitions and their sources, programs and their statements,
+modules and files, namespace events, tasks and their event rows.
 
-Rule: each is built from its stored map in exactly one place (``from_stored``), is immutable, and holds
-no store or runtime object: the store layer produces them, the runtime consumes them. (Named tuples, not
-dataclasses: they are defined on ``ucode run``'s start-up path, where a dataclass costs ~2 ms to define.)
+Rule: each record is built from its stored map in exactly one place (``from_stored``) and written back in
+exactly one (``to_stored``), so the keys on disk (some abbreviated, ``wa``, ``cbm``: the format is not
+changed by naming them) appear nowhere else; records are immutable and hold no store or runtime object.
+(Named tuples, not dataclasses: several are defined on ``ucode run``'s start-up path, where a dataclass
+costs ~2 ms to define.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-__all__ = ["Definition", "Program", "Statement"]
+__all__ = [
+    "EVENT_FIELDS", "Definition", "DefinitionRecord", "FileRecord", "ImportSpec", "ModuleRecord",
+    "NamespaceEvent", "Program", "SourceRecord", "Statement", "TaskRecord", "error_of", "event_row",
+]
 
 
 class Statement(NamedTuple):
@@ -24,13 +30,18 @@ class Statement(NamedTuple):
     names: tuple[str, ...]
     kind: str
 
+    def to_stored(self) -> list[Any]:
+        return [self.hash, self.digest, self.line, list(self.names), self.kind]
+
 
 class Program(NamedTuple):
     """A module's program (the ``programs`` table): what runs, in order, when the module is imported.
 
     ``slots`` maps each name the module defines to the statement it is bound to (its last definition);
     ``imports`` are the modules its module-level imports may load (absolute, parents included), ``used``
-    those of every import in it (function bodies too)."""
+    those of every import in it (function bodies too); ``from_imports`` what its top-level ``from ...
+    import`` statements bind (local name -> ``module.name``), ``stars`` the codebase modules it
+    ``import *``s."""
 
     hash: str
     module: str
@@ -44,6 +55,7 @@ class Program(NamedTuple):
     annotations: bool
     doc: str | None
     from_imports: Mapping[str, str]
+    stars: tuple[str, ...] = ()
 
     @classmethod
     def from_stored(cls, h: str, rec: Mapping[str, Any]) -> Program:
@@ -53,13 +65,85 @@ class Program(NamedTuple):
             statements=tuple(Statement(s[0], s[1], int(s[2]), tuple(s[3]), s[4]) for s in rec["statements"]),
             slots=dict(rec.get("slots", {})), imports=tuple(rec.get("imports", ())),
             used=tuple(rec.get("used", ())), annotations=bool(rec.get("annotations")), doc=rec.get("doc"),
-            from_imports=dict(rec.get("from_imports", {})),
+            from_imports=dict(rec.get("from_imports", {})), stars=tuple(rec.get("stars", ())),
         )
+
+    def to_stored(self) -> dict[str, Any]:
+        from ucode import hashing
+
+        return {"scheme": hashing.MODULE_SCHEME, "module": self.module, "package": self.package, "path": self.path,
+                "futures": list(self.futures), "statements": [s.to_stored() for s in self.statements],
+                "slots": dict(self.slots), "imports": list(self.imports), "used": list(self.used),
+                "annotations": self.annotations, "doc": self.doc, "from_imports": dict(self.from_imports),
+                "stars": list(self.stars)}
 
     def slot_hash(self, name: str) -> str | None:
         """The hash the module's own program binds ``name`` to (None: it does not define it)."""
         i = self.slots.get(name)
         return None if i is None else self.statements[i].hash
+
+
+class DefinitionRecord(NamedTuple):
+    """A stored definition or statement of module code (the ``defs`` table), immutable by hash: its hash
+    scheme, kind, canonical imports, dependency names, the codebase modules it refers to, the hash each
+    dependency name had when it was added (``written_against``), whether its locals were renamed, its
+    body hash (the definition without its name; None for module code) and the program it was first
+    added with."""
+
+    scheme: str
+    kind: str
+    imports: tuple[str, ...]
+    deps: tuple[str, ...]
+    codebase_modules: tuple[str, ...]
+    written_against: Mapping[str, str]
+    renamed_locals: bool
+    body: str | None
+    program: str | None
+
+    @classmethod
+    def from_stored(cls, rec: Mapping[str, Any]) -> DefinitionRecord:
+        from ucode import hashing
+
+        return cls(rec.get("scheme", hashing.DEF_SCHEME), rec["kind"], tuple(rec.get("imports", ())),
+                   tuple(rec.get("deps", ())), tuple(rec.get("cbm", ())), dict(rec.get("wa", {})),
+                   bool(rec.get("renamed", False)), rec.get("body"), rec.get("program"))
+
+    def to_stored(self) -> dict[str, Any]:
+        return {"scheme": self.scheme, "kind": self.kind, "imports": list(self.imports), "deps": list(self.deps),
+                "cbm": list(self.codebase_modules), "wa": dict(self.written_against), "renamed": self.renamed_locals,
+                "body": self.body, "program": self.program}
+
+
+class SourceRecord(NamedTuple):
+    """A definition's source as last added (the ``src`` table): metadata, replaced by a later add of the
+    same hash (a comment edit). ``refs`` maps each free name to ``[kind, target]`` (``dep``, ``import``,
+    ``module``); ``warnings`` are ``[code, message, line]``."""
+
+    source: str
+    path: str
+    line: int
+    module: str
+    names: tuple[str, ...]
+    doc: str | None
+    refs: Mapping[str, tuple[str, str]]
+    warnings: tuple[tuple[str, str, int], ...]
+    futures: tuple[str, ...] = ()
+
+    @classmethod
+    def from_stored(cls, rec: Mapping[str, Any]) -> SourceRecord:
+        return cls(rec["source"], rec.get("path", ""), int(rec.get("line", 1)), rec.get("module", ""),
+                   tuple(rec.get("names", ())), rec.get("doc"),
+                   {k: (v[0], v[1]) for k, v in rec.get("refs", {}).items()},
+                   tuple((w[0], w[1], int(w[2])) for w in rec.get("warnings", ())), tuple(rec.get("futures", ())))
+
+    def to_stored(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.source, "path": self.path, "line": self.line, "module": self.module,
+                               "names": list(self.names), "doc": self.doc,
+                               "refs": {k: list(v) for k, v in self.refs.items()},
+                               "warnings": [list(w) for w in self.warnings]}
+        if self.futures:
+            out["futures"] = list(self.futures)
+        return out
 
 
 class Definition(NamedTuple):
@@ -79,9 +163,159 @@ class Definition(NamedTuple):
     warnings: tuple[str, ...]
 
     @classmethod
-    def from_stored(cls, h: str, rec: Mapping[str, Any], src: Mapping[str, Any]) -> Definition:
-        return cls(
-            hash=h, kind=rec["kind"], module=src["module"], names=tuple(src["names"]), source=src["source"],
-            line=int(src.get("line", 1)), path=src.get("path", ""), futures=tuple(src.get("futures", ())),
-            program=rec.get("program"), warnings=tuple(w[1] for w in src.get("warnings", ())),
-        )
+    def of(cls, h: str, rec: DefinitionRecord, src: SourceRecord) -> Definition:
+        return cls(h, rec.kind, src.module, src.names, src.source, src.line, src.path, src.futures, rec.program,
+                   tuple(w[1] for w in src.warnings))
+
+
+class ModuleRecord(NamedTuple):
+    """A module as last added (the ``modules`` table; any version): where it came from, whether it is a
+    package, what its top-level ``from`` imports bind (``add`` follows them), and its latest program."""
+
+    path: str
+    package: bool
+    imports: Mapping[str, str]
+    program: str | None
+
+    @classmethod
+    def from_stored(cls, rec: Mapping[str, Any]) -> ModuleRecord:
+        return cls(rec.get("path", ""), bool(rec.get("package")), dict(rec.get("imports", {})), rec.get("program"))
+
+    def to_stored(self) -> dict[str, Any]:
+        return {"path": self.path, "package": self.package, "imports": dict(self.imports), "program": self.program}
+
+
+class FileRecord(NamedTuple):
+    """What the last add of a file produced (the ``files`` table): an unchanged re-add is answered from
+    here without parsing. ``ctx`` digests the set of stored modules it was normalized against; ``names``
+    are ``[name, hash, kind, line, [[code, message, line], ...]]``."""
+
+    digest: str
+    path: str
+    package: bool
+    ctx: str
+    normalization: int
+    program: str | None
+    volatile: bool
+    names: tuple[tuple[str, str, str, int, tuple[tuple[str, str, int], ...]], ...]
+
+    @classmethod
+    def from_stored(cls, rec: Mapping[str, Any]) -> FileRecord:
+        return cls(rec.get("digest", ""), rec.get("path", ""), bool(rec.get("package")), rec.get("ctx", ""),
+                   int(rec.get("normalization", 0)), rec.get("program"), bool(rec.get("volatile")),
+                   tuple((n[0], n[1], n[2], int(n[3]), tuple((w[0], w[1], int(w[2])) for w in n[4]))
+                         for n in rec.get("names", ())))
+
+    def to_stored(self) -> dict[str, Any]:
+        return {"digest": self.digest, "path": self.path, "package": self.package, "ctx": self.ctx,
+                "normalization": self.normalization, "program": self.program, "volatile": self.volatile,
+                "names": [[n, h, k, ln, [list(w) for w in ws]] for n, h, k, ln, ws in self.names]}
+
+
+class NamespaceEvent(NamedTuple):
+    """One entry of the namespace log (see :mod:`ucode.namespace`): ``kind`` ``bind`` / ``module`` (in
+    ``version``, ``name`` goes from ``old`` to ``new``: a hash, ``""`` explicitly unbound, None inherit),
+    ``version`` (``name`` created from parent ``old``) or ``use`` (the default version ``old`` -> ``new``).
+    ``op`` groups the events of one command; ``undoes`` marks an undo."""
+
+    seq: int
+    time: float
+    op: int
+    kind: str
+    version: str
+    name: str
+    old: str | None
+    new: str | None
+    cause: str
+    undoes: int | None = None
+
+    @classmethod
+    def from_stored(cls, rec: Mapping[str, Any]) -> NamespaceEvent:
+        return cls(int(rec["seq"]), float(rec["time"]), int(rec["op"]), rec["kind"], rec["version"], rec["name"],
+                   rec["old"], rec["new"], rec.get("cause", ""), rec.get("undoes"))
+
+    def to_stored(self) -> dict[str, Any]:
+        return self._asdict()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+class TaskRecord(NamedTuple):
+    """A task (the ``tasks`` table): what ran (entry name and hash, the closure hash, the programs of the
+    stored modules its import ran, the names rebound in them), where (version and namespace log
+    position), with what (arguments in recorded form; ``args_note`` when they could not be recorded), how
+    (durability, the process), and how it ended."""
+
+    id: str
+    entry: str
+    hash: str | None
+    closure: str | None
+    version: str
+    position: int
+    args: Any
+    kwargs: Any
+    status: str
+    started: float
+    durability: str
+    pid: int | None = None
+    modules: Mapping[str, str] | None = None
+    hashes: Mapping[str, str] | None = None
+    args_note: str | None = None
+    finished: float | None = None
+    result: Any = None
+    result_note: str | None = None
+    error: Mapping[str, str] | None = None
+    traceback: str | None = None
+    resumed: bool = False
+
+    @classmethod
+    def from_stored(cls, rec: Mapping[str, Any]) -> TaskRecord:
+        fields = cls._fields
+        known = {k: v for k, v in rec.items() if k in fields}
+        known.setdefault("hash", None)
+        known.setdefault("closure", None)
+        known.setdefault("durability", "batched")
+        known.setdefault("started", 0.0)
+        return cls(**known)
+
+    def to_stored(self) -> dict[str, Any]:
+        """The stored map: the fields that are set (a task that never failed has no ``error`` key)."""
+        return {k: v for k, v in self._asdict().items() if v is not None and not (k == "resumed" and not v)}
+
+
+def error_of(exc: BaseException) -> dict[str, str]:
+    """An exception as a task records it (and ``--json`` shows it): type, module, message."""
+    return {"type": type(exc).__qualname__, "module": type(exc).__module__, "message": str(exc)}
+
+
+class ImportSpec(NamedTuple):
+    """A canonical import as hashed: ``import a.b`` (``name`` None) or ``from a import b``. Stored as its
+    text (``str(spec)``); plain imports of one package merged as ``import a; import a.b``."""
+
+    module: str
+    name: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> list[ImportSpec]:
+        out = []
+        for part in text.split("; "):
+            words = part.split(" ")
+            out.append(cls(words[1], words[3]) if words[0] == "from" else cls(words[1]))
+        return out
+
+    def __str__(self) -> str:
+        return f"from {self.module} import {self.name}" if self.name is not None else f"import {self.module}"
+
+
+EVENT_FIELDS: tuple[str, ...] = ("seq", "name", "args", "kwargs", "result", "error", "writes", "duration")
+"""The fields of a recorded effect, in the order a stored event row holds them (``replay.EffectEvent``)."""
+_EVENT_DEFAULTS: dict[str, Any] = {"result": None, "error": None, "writes": False, "duration": 0.0}
+
+
+def event_row(event: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+    """A recorded effect as a stored row (a list in :data:`EVENT_FIELDS` order), from a row or a map
+    (stores written before events were rows)."""
+    if isinstance(event, Mapping):
+        return [event[f] if f in event else _EVENT_DEFAULTS[f] for f in EVENT_FIELDS]
+    return list(event)

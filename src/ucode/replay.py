@@ -16,12 +16,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn, cast
 
 import msgpack
 
 from ucode import codec, effects
-from ucode.errors import UcodeError
+from ucode.errors import DivergenceError
+from ucode.records import EVENT_FIELDS, error_of
 
 __all__ = [
     "EVENT_FIELDS", "Divergence", "DivergenceError", "EffectEvent", "Recorder", "Recording", "ReplayResult",
@@ -62,7 +63,7 @@ class EffectEvent(NamedTuple):
         return cls._make(record)
 
 
-EVENT_FIELDS: tuple[str, ...] = EffectEvent._fields
+assert EffectEvent._fields == EVENT_FIELDS, "records.EVENT_FIELDS is the stored row's order"
 
 
 def _call_text(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str:
@@ -116,9 +117,8 @@ class Recorder:
         try:
             result = perform() if self.outer is None else self.outer.handle(spec, args, kwargs, perform)
         except Exception as exc:
-            self._add(EffectEvent(len(self.events), spec.name, wire_args, wire_kwargs, None,
-                                  {"type": type(exc).__qualname__, "module": type(exc).__module__,
-                                   "message": str(exc)}, spec.writes, clock() - t0))
+            self._add(EffectEvent(len(self.events), spec.name, wire_args, wire_kwargs, None, error_of(exc),
+                                  spec.writes, clock() - t0))
             raise
         duration = clock() - t0
         wire = result if codec.is_scalar(result) else codec.to_wire(result, where=f"the result of effect {spec.name}")
@@ -159,15 +159,6 @@ class Divergence:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class DivergenceError(UcodeError):
-    """Raised inside a replay at the first effect that does not match: nothing real is performed."""
-
-    def __init__(self, divergence: Divergence) -> None:
-        super().__init__(f"replay diverged {divergence}".split("\n")[0],
-                         hint="the code or its inputs changed since the recording; see the divergence")
-        self.divergence = divergence
 
 
 def _diff(expected: str, actual: str) -> str:
@@ -278,8 +269,7 @@ class Replayer:
             if (nxt[_NAME] == _LOG and nxt[_ARGS] == codec.to_wire(list(args))
                     and nxt[_KWARGS] == codec.to_wire(kwargs)):
                 self.position = i + 1  # the recorded line: consumed
-        fields = " ".join(f"{k}={v!r}" for k, v in kwargs.items())
-        self.logs.append(f"{args[0] if args else ''} {fields}".rstrip())
+        self.logs.append(effects.format_log_line(args[0] if args else "", kwargs))
 
     def _diverge(self, d: Divergence) -> NoReturn:
         self.divergence = d
@@ -322,10 +312,6 @@ class Recording:
         return cls.from_dict(raw)
 
 
-def _error_dict(exc: BaseException) -> dict[str, str]:
-    return {"type": type(exc).__qualname__, "module": type(exc).__module__, "message": str(exc)}
-
-
 def record(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Recording:
     """Run ``fn`` live, recording its effects. An exception it raises is part of the recording."""
     rec = Recorder()
@@ -333,7 +319,7 @@ def record(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Recording:
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
-            return Recording(rec.events, None, _error_dict(exc), None)
+            return Recording(rec.events, None, error_of(exc), None)
     return Recording(rec.events, result, None, codec.to_wire(result, where="the result"))
 
 
@@ -360,9 +346,9 @@ def replay(fn: Callable[..., Any], recording: Recording, *args: Any, handler: Re
         try:
             result = fn(*args, **kwargs)
         except DivergenceError as exc:
-            return ReplayResult(False, None, None, exc.divergence)
+            return ReplayResult(False, None, None, cast("Divergence", exc.divergence))
         except Exception as exc:
-            error = _error_dict(exc)
+            error = error_of(exc)
     unused = rep.unused()
     if unused < len(rep.events):
         nxt = rep.event(unused).call_text()

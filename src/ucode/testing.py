@@ -22,19 +22,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from ucode import effects
-from ucode.errors import UcodeError
+from ucode.errors import NotAnEffectError, UnhandledEffectError
 
 __all__ = ["TestHandler", "UnhandledEffectError", "handle"]
-
-
-class UnhandledEffectError(UcodeError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(
-            f"effect {name} was called, but the test handler does not handle it",
-            hint=f"add {name!r} to ucode.testing.handle({{...}}) (it handles: {', '.join(known) or 'nothing'}),"
-                 " or pass passthrough=True to perform unhandled effects for real",
-        )
-        self.name = name
 
 
 def _key(k: str | Callable[..., Any]) -> str:
@@ -42,7 +32,7 @@ def _key(k: str | Callable[..., Any]) -> str:
         return k
     spec = getattr(k, "__ucode_effect__", None)
     if spec is None:
-        raise UcodeError(f"{k!r} is not an effect", hint="use an effect name (e.g. 'time.now') or an effect function")
+        raise NotAnEffectError(k)
     return str(spec.name)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from ucode.errors import UcodeError
+from ucode.errors import InvalidTimeError
 
 __all__ = ["parse_instant"]
 
@@ -39,9 +39,5 @@ def parse_instant(text: str, *, now: float, bare_unit: str = "h", option: str = 
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UcodeError(
-            f"{option} {text!r} is neither a duration nor a date",
-            hint=f"a duration before now ({option} 2h, 30m, 7d, 1w), a date or a local time "
-                 f"({option} 2026-11-27, {option} '2026-11-27 09:30'), or {option} today",
-        ) from None
+        raise InvalidTimeError(option, text) from None
     return when.timestamp()  # naive: local time

@@ -8,15 +8,16 @@ bound in a version to another definition than its module's program gives it is r
 while its program runs (:mod:`ucode.runtime._exec`); calls stay plain global lookups. Snapshots share
 module instances when nothing they run differs (:mod:`ucode.runtime._snapshot`), and one of them is in
 ``sys.modules`` at a time (:mod:`ucode.runtime._runtime`). This package never imports the store: it reads
-through :class:`SnapshotSource`, and never imports libcst.
+through the resolver's :class:`~ucode.resolver.SnapshotSource`, and never imports libcst.
 """
 
 from __future__ import annotations
 
+from ucode.resolver import SnapshotFactory, SnapshotSource
 from ucode.runtime._call import call, check_arguments
 from ucode.runtime._compile import code_filename, compile_definition, program_text
-from ucode.runtime._runtime import CACHE_TAG, Entry, Runtime, SnapshotFactory, code_key, precompiled
-from ucode.runtime._snapshot import Snapshot, SnapshotSource
+from ucode.runtime._runtime import CACHE_TAG, Entry, Runtime, code_key, precompiled
+from ucode.runtime._snapshot import Snapshot
 
 __all__ = [
     "CACHE_TAG", "Entry", "Runtime", "Snapshot", "SnapshotFactory", "SnapshotSource", "call", "check_arguments",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ucode.errors import UcodeError
+from ucode.errors import BadArgumentsError, NotCallableError
 
 __all__ = ["call", "check_arguments"]
 
@@ -23,8 +23,7 @@ def check_arguments(ref: str, obj: Any, args: list[Any], kwargs: dict[str, Any])
     try:
         sig.bind(*args, **kwargs)
     except TypeError as exc:
-        raise UcodeError(f"cannot call {ref}{sig}: {exc}",
-                         hint=f"pass arguments as JSON values matching {ref}{sig}") from None
+        raise BadArgumentsError(ref, str(sig), str(exc)) from None
 
 
 def call(obj: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -32,8 +31,7 @@ def call(obj: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
     collected into lists (so the result can be printed or serialized)."""
     if not callable(obj):
         if args or kwargs:
-            raise UcodeError(f"{obj!r} is a value, not a function: it takes no arguments",
-                             hint="ucode run NAME prints a value when given no arguments")
+            raise NotCallableError(repr(obj))
         return obj
     result = obj(*args, **kwargs)
     if inspect.iscoroutine(result) or inspect.isasyncgen(result):

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ucode.runtime._compile import program_text, register_lazy_source
+from ucode.runtime._frames import as_import_frame, run_module_code
 
 if TYPE_CHECKING:
     from ucode.records import Program
@@ -38,6 +39,7 @@ __all__ = ["execute", "object_in"]
 _END = 1 << 30
 
 
+@as_import_frame  # a module's code sees the import system's frames, not ucode's (see _frames)
 def execute(rt: Runtime, snap: Snapshot, module: types.ModuleType, prog: Program, key: str) -> None:
     """Run ``prog`` in ``module`` (a new module object the import system made), as its file would run."""
     d = module.__dict__
@@ -51,7 +53,7 @@ def execute(rt: Runtime, snap: Snapshot, module: types.ModuleType, prog: Program
     objs = rt.objects(key)
     over, extras = snap.rebound(name)
     if not over:
-        exec(rt.program_code(snap.source, prog, text), d)
+        run_module_code(rt.program_code(snap.source, prog, text), d)
         for n, i in prog.slots.items():
             if n in d:
                 objs.setdefault((prog.statements[i].hash, n), d[n])
@@ -69,12 +71,12 @@ def execute(rt: Runtime, snap: Snapshot, module: types.ModuleType, prog: Program
                 h = over[rebound[0]]
                 home = snap.home(h)
                 if home.module == name and st.names[0] in home.names:
-                    exec(rt.definition_code(snap.source, h), d)  # another revision of this definition
+                    run_module_code(rt.definition_code(snap.source, h), d)  # another revision of this definition
                     objs[(h, st.names[0])] = d[st.names[0]]
                     continue
             code = codes[i]
             if code is not None:
-                exec(code, d)
+                run_module_code(code, d)
             for n in st.names:
                 if prog.slots.get(n) == i and n in d:
                     objs.setdefault((st.hash, n), d[n])
@@ -154,12 +156,9 @@ class _Rebinding:
             return
         other = home.module
         if snap.module(other) is None:
-            from ucode.errors import RunError
-            from ucode.hashing import short
+            from ucode.errors import ReboundToModuleWithoutProgramError
 
-            raise RunError(
-                f"{here}.{name} is bound to {other}.{want} ({short(h)}), but {other} has no program in this store "
-                "(it was added by an older ucode)", hint=f"add the file of {other} again (ucode add PATH)")
+            raise ReboundToModuleWithoutProgramError(f"{here}.{name}", f"{other}.{want}", h, other)
         inst = snap.registry.get(other)
         if inst is not None:
             put = self._set(name)

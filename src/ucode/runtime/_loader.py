@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ucode.runtime._exec import execute
+from ucode.runtime._frames import as_import_frame
 
 if TYPE_CHECKING:
     from ucode.runtime._runtime import Runtime
@@ -41,7 +42,7 @@ class StoreLoader:
         self._finding = threading.local()  # reading the store may import (lazily): never answer for that
 
     def __repr__(self) -> str:
-        return f"<ucode StoreLoader for {self.runtime.codebase!r}>"
+        return f"<ucode StoreLoader for {self.runtime.resolver!r}>"
 
     # ------------------------------------------------------------------------------ finding
 
@@ -87,6 +88,7 @@ class StoreLoader:
         self._reused.add(id(shared))  # the same program, rebindings and imports in another snapshot
         return shared
 
+    @as_import_frame  # between the import system and the module's code: shown as the import system's
     def exec_module(self, module: types.ModuleType) -> None:
         rt = self.runtime
         snap = rt.current()

@@ -20,11 +20,19 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from ucode import hashing
-from ucode.errors import DefinitionFailedError, MissingImportError, UcodeError
+from ucode.errors import (
+    DefinitionFailedError,
+    MissingImportError,
+    ModuleWithoutProgramError,
+    NotDefinedError,
+    NotInModuleError,
+    UcodeError,
+)
 from ucode.records import Definition, Program
+from ucode.resolver import SnapshotFactory, SnapshotSource
 from ucode.runtime._compile import (
     code_filename,
     compile_definition,
@@ -34,9 +42,9 @@ from ucode.runtime._compile import (
 )
 from ucode.runtime._exec import object_in
 from ucode.runtime._loader import StoreLoader
-from ucode.runtime._snapshot import Snapshot, SnapshotSource
+from ucode.runtime._snapshot import Snapshot
 
-__all__ = ["CACHE_TAG", "Entry", "Runtime", "SnapshotFactory", "code_key"]
+__all__ = ["CACHE_TAG", "Entry", "Runtime", "code_key"]
 
 CACHE_TAG = sys.implementation.cache_tag or "python"
 
@@ -45,21 +53,6 @@ def code_key(kind: str, h: str, extra: str = "") -> str:
     """The key compiled code is cached under in the store: what was compiled (``program``, its
     ``statements``, a ``definition`` with the digest of its source), and for which Python."""
     return f"{kind} {h}{' ' + extra if extra else ''} {CACHE_TAG}"
-
-
-class SnapshotFactory(Protocol):
-    """What the runtime needs of a codebase: snapshots of its names (the store implements it)."""
-
-    def snapshot_source(self, version: str | None, at: int | None,
-                        overrides: Mapping[str, str] | None) -> SnapshotSource: ...
-
-    def log_position(self) -> int: ...
-
-    def save_code(self, items: dict[str, bytes]) -> None:
-        """Cache compiled code: key (:func:`code_key`) -> marshalled code."""
-
-    def has_module_record(self, module: str) -> bool:
-        """Whether ``module`` was ever added (a module added by an older ucode has no program)."""
 
 
 class Entry(NamedTuple):
@@ -81,8 +74,8 @@ class Entry(NamedTuple):
 class Runtime:
     """Snapshots and module instances of one codebase. One per open codebase (``Codebase.runtime``)."""
 
-    def __init__(self, codebase: SnapshotFactory) -> None:
-        self.codebase = codebase
+    def __init__(self, resolver: SnapshotFactory) -> None:
+        self.resolver = resolver
         self.loader = StoreLoader(self)
         self._lock = threading.RLock()
         self._instances: dict[str, types.ModuleType] = {}  # instance key -> module (shared by snapshots)
@@ -106,19 +99,19 @@ class Runtime:
         """The snapshot of ``version`` as of log position ``at`` (now if None), with ``overrides`` (full
         name -> hash) in place of bindings."""
         if at is None and not overrides:
-            pos = self.codebase.log_position()
+            pos = self.resolver.log_position()
             snap = self._live.get(version)
             if snap is None or snap.position != pos:
-                snap = self._live[version] = Snapshot(self, self.codebase.snapshot_source(version, None, None))
+                snap = self._live[version] = Snapshot(self, self.resolver.snapshot_source(version, None, None))
             return snap
-        return Snapshot(self, self.codebase.snapshot_source(version, at, overrides))
+        return Snapshot(self, self.resolver.snapshot_source(version, at, overrides))
 
     def load(self, ref: str, *, version: str | None = None, at: int | None = None,
              overrides: Mapping[str, str] | None = None) -> tuple[Any, Entry]:
         """The object ``ref`` (``NAME``, ``#HASH``) names, imported from its snapshot, and what was
         resolved. Cheap when nothing changed since the last call: one read of the log position."""
         if "@" in ref:  # NAME@VERSION
-            from ucode.names import parse_ref
+            from ucode.refs import parse_ref
 
             r = parse_ref(ref)
             if r.version is not None and r.name is not None:
@@ -126,7 +119,7 @@ class Runtime:
         live = at is None and not overrides
         if live:
             cached = self._entries.get((ref, version))
-            if cached is not None and cached[0] == self.codebase.log_position():
+            if cached is not None and cached[0] == self.resolver.log_position():
                 self.publish(self._live[version], [cached[2].module])
                 return cached[1], cached[2]
         snap = self.snapshot(version, at=at, overrides=overrides)
@@ -172,7 +165,7 @@ class Runtime:
 
     def warnings(self, entry: Entry) -> list[tuple[str, str]]:
         """The hidden-effect warnings of the code ``entry`` ran: (where, warning)."""
-        source = self.codebase.snapshot_source(entry.version, entry.position, entry.overrides or None)
+        source = self.resolver.snapshot_source(entry.version, entry.position, entry.overrides or None)
         out: list[tuple[str, str]] = []
         hashes = {h for h in entry.rebound.values()}
         for ph in entry.modules.values():
@@ -335,12 +328,9 @@ class Runtime:
             if snap.module(home.module) is not None:
                 return home.module, home.names[0] if home.names else ""
         module = (name or ref).rpartition(".")[0]
-        if name is not None and module and self.codebase.has_module_record(module):
-            raise UcodeError(
-                f"module {module} was added by an older ucode and has no program to run",
-                hint="add it again (ucode add PATH): its definitions keep their hashes")
-        raise UcodeError(f"{name or ref} is not in a module of version {snap.version!r}",
-                         hint="`ucode view NAME` shows where a definition comes from")
+        if name is not None and module and self.resolver.has_module_record(module):
+            raise ModuleWithoutProgramError(module)
+        raise NotInModuleError(name or ref, snap.version)
 
     def _get(self, snap: Snapshot, module: str, attr: str, name: str | None, h: str | None) -> Any:
         try:
@@ -360,10 +350,7 @@ class Runtime:
             try:
                 obj = getattr(obj, part)
             except AttributeError:
-                where = f"{module}.{attr}"
-                raise UcodeError(f"{where} is not defined when {module} is imported on this Python",
-                                 hint="the statement that defines it did not run (a branch not taken, or it "
-                                      "was deleted); `ucode view NAME` shows it") from None
+                raise NotDefinedError(module, attr) from None
         if name is None and h is not None:  # asked for by hash: that definition, whatever the name is now
             home = snap.home(h)
             want = home.names[0] if home.names else attr
@@ -430,7 +417,7 @@ class Runtime:
         if self._unsaved:
             items, self._unsaved = self._unsaved, {}
             with contextlib.suppress(UcodeError):  # a read-only store still runs, it only compiles again
-                self.codebase.save_code(items)
+                self.resolver.save_code(items)
 
     def program_code(self, source: SnapshotSource, prog: Program, text: Callable[[], str]) -> types.CodeType:
         code: types.CodeType = self._code(

@@ -15,53 +15,17 @@ everything else keeps its identity (its classes are the same class objects).
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ucode import hashing
 
 if TYPE_CHECKING:
     from ucode.records import Definition, Program
+    from ucode.resolver import SnapshotSource
     from ucode.runtime._runtime import Runtime
 
-__all__ = ["Snapshot", "SnapshotSource"]
-
-
-class SnapshotSource(Protocol):
-    """What the runtime reads of one snapshot of the names. The store implements it
-    (``Codebase.snapshot_source``); the runtime never sees the store itself."""
-
-    version: str
-    position: int
-    overrides: Mapping[str, str]
-
-    def module(self, name: str) -> str | None:
-        """The program module ``name`` runs in this snapshot (None: not a stored module here)."""
-
-    def modules(self) -> frozenset[str]:
-        """Every module bound in this snapshot."""
-
-    def program(self, h: str) -> Program:
-        """The program with hash ``h`` (programs are immutable)."""
-
-    def names_under(self, module: str) -> dict[str, str]:
-        """The names bound directly under ``module`` (``app.f`` -> ``f``), with the hash each is bound to."""
-
-    def lookup(self, name: str) -> str | None:
-        """The hash ``name`` is bound to (None: not bound)."""
-
-    def definition(self, h: str) -> Definition:
-        """The stored definition (or statement) with hash ``h``."""
-
-    def text(self, digest: str) -> str:
-        """The exact text with this digest (``texts`` table)."""
-
-    def code(self, key: str) -> bytes | None:
-        """Compiled code cached under ``key`` (see :func:`ucode.runtime.code_key`), or None."""
-
-    def resolve(self, ref: str) -> tuple[str | None, str | None]:
-        """``NAME`` / ``#HASH`` -> (full name or None for a hash, hash or None for a name defined by a
-        stored module but bound to no definition)."""
+__all__ = ["Snapshot"]
 
 
 class Snapshot:

@@ -1,0 +1,414 @@
+"""How results look for people: rich tables and highlighted source on a terminal, plain lines when piped.
+
+Rule: rendering reads the API's result values and prints; it computes nothing the API did not return.
+rich is imported inside the functions that draw (never at start-up), and piped output of the commands
+scripts run most (``view``, ``find``) skips rich entirely (:func:`plain`): ``import rich`` costs 40-50 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ucode import hashing
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
+    from rich.text import Text
+
+    from ucode.model import AddResult, Binding, DefinitionView, DiffEntry, Event, Match, VerifyResult, VersionInfo
+    from ucode.tasks import TaskView
+
+PROGRESS_MIN_FILES = 20
+"""``add`` shows a progress bar only when it reads more files than this."""
+
+PIPE_WIDTH = 1000
+
+
+def console(*, stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    con = Console(stderr=stderr, highlight=False)
+    if not con.is_terminal and "COLUMNS" not in os.environ:
+        con.width = PIPE_WIDTH  # piped: one record per line for grep and friends, never wrapped at 80
+    return con
+
+
+def rich_text(value: str, style: str = "") -> Text:
+    """User data as rich text (never parsed as markup: names and sources may contain brackets)."""
+    from rich.text import Text
+
+    return Text(value, style=style)
+
+
+def new_table(*columns: str) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
+
+
+def short_cell(h: str | None, empty: str = "unbound") -> Text:
+    return rich_text(hashing.short(h), "cyan") if h else rich_text(empty, "red")
+
+
+def print_code(con: Console, text: str, lexer: str) -> None:
+    """Highlighted on a terminal; verbatim when piped (so ``ucode view f > f.py`` is the exact source)."""
+    if con.is_terminal:
+        from rich.syntax import Syntax
+
+        con.print(Syntax(text.rstrip("\n"), lexer, theme="ansi_dark", background_color="default"))
+    else:
+        con.out(text, end="" if text.endswith("\n") else "\n", highlight=False)
+
+
+def note(con: Console, message: str, style: str = "dim") -> None:
+    con.print(rich_text(message, style), soft_wrap=True)
+
+
+STATUS_STYLE = {"added": "green", "updated": "yellow", "unchanged": "dim", "reformatted": "cyan",
+                 "renamed": "magenta", "removed": "red"}
+
+
+def add_summary(result: AddResult) -> str:
+    counts = result.counts()
+    parts = [f"{counts[s]} {s}" for s in ("added", "updated", "renamed", "reformatted", "removed", "unchanged")
+             if counts.get(s)]
+    files = f"{result.files} file" + ("" if result.files == 1 else "s")
+    summary = f"{files}, version {result.version}: " + (", ".join(parts) or "no definitions")
+    changed = [m for m in result.modules if m.status != "unchanged"]
+    if changed and not any(n.status not in ("unchanged", "reformatted") for n in result.names):
+        summary += f"; {len(changed)} module{'' if len(changed) == 1 else 's'} changed (module code or lines)"
+    if result.skipped:
+        summary += f", {len(result.skipped)} files passed over"
+    if result.created_version:
+        summary += f" (created version {result.version})"
+    if not result.wrote:
+        summary += "; nothing written"
+    return summary
+
+
+def render_add(result: AddResult, *, show_all: bool = False) -> None:
+    """The names that changed (all of them with ``--all``), what was not stored, stale names, a summary.
+
+    Unchanged names are only counted unless asked for: re-adding a large tree should say "nothing
+    changed" in one line (and cheaply: no table, no rich), not list thousands of rows."""
+    shown = [n for n in result.names if show_all or n.status != "unchanged" or n.warnings]
+    if not shown and not result.skipped:
+        typer.secho(add_summary(result), bold=True)
+        return
+    con = console()
+    if shown:
+        table = new_table("name", "status", "hash", "kind", "warnings")
+        for n in shown:
+            status = rich_text(n.status, STATUS_STYLE.get(n.status, ""))
+            h = short_cell(n.hash)
+            if n.status == "updated" and n.old_hash:
+                h.append(f" (was {hashing.short(n.old_hash)})", "dim")
+            elif n.status == "renamed" and n.renamed_from:
+                status.append(f" from {n.renamed_from}", "dim")
+            elif n.status == "removed":
+                h = rich_text("unbound", "dim")
+            warnings = "\n".join(f"{w.code}: {w.message} (line {w.line})" for w in n.warnings)
+            table.add_row(rich_text(n.name), status, h, rich_text(n.kind), rich_text(warnings, "yellow"))
+        con.print(table)
+    for s in result.skipped:
+        note(con, f"passed over: {s.path} {s.reason}", "yellow")
+    if result.stale:
+        note(con, f"removed: {', '.join(result.stale)} (no longer in the source; `ucode undo` binds "
+                   f"{'it' if len(result.stale) == 1 else 'them'} again)", "yellow")
+    note(con, add_summary(result), "bold")
+
+
+def plain() -> bool:
+    """Piped and not asked for color: print plain text and skip importing rich (~40-50 ms), so the
+    commands scripts run most (``view``, ``find``) start fast."""
+    return not sys.stdout.isatty() and not os.environ.get("FORCE_COLOR")
+
+
+def plain_grid(rows: Sequence[tuple[str, str]], indent: str = "") -> None:
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        typer.echo(f"{indent}{k.ljust(width)}  {v}".rstrip())
+
+
+def render_view_plain(v: DefinitionView) -> None:
+    typer.echo(v.source, nl=not v.source.endswith("\n"))
+    rows = [("hash", "#" + v.hash), ("name", v.name or "(viewed by hash)")]
+    others = [n for n in v.names if n != v.name]
+    if others:
+        rows.append(("also named", ", ".join(others)))
+    rows += [("kind", v.kind), ("version", v.version), ("defined at", f"{v.path}:{v.line}")]
+    plain_grid(rows)
+    if v.deps:
+        typer.echo("dependencies:")
+        deps = []
+        for dep, h in v.deps.items():
+            cell = hashing.short(h) if h else "unbound"
+            wrote = v.written_against.get(dep)
+            if wrote and wrote != h:
+                cell += f" (written against {hashing.short(wrote)})"
+            deps.append((dep, cell))
+        plain_grid(deps, indent="  ")
+    for w in v.warnings:
+        typer.echo(f"warning: {w.code}: {w.message} ({w.path}:{w.line})")
+
+
+def render_view(v: DefinitionView) -> None:
+    if plain():
+        render_view_plain(v)
+        return
+    con = console()
+    print_code(con, v.source, "python")
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    grid.add_row("hash", rich_text("#" + v.hash, "cyan"))
+    grid.add_row("name", rich_text(v.name or "(viewed by hash)"))
+    others = [n for n in v.names if n != v.name]
+    if others:
+        grid.add_row("also named", rich_text(", ".join(others)))
+    grid.add_row("kind", rich_text(v.kind))
+    grid.add_row("version", rich_text(v.version))
+    grid.add_row("defined at", rich_text(f"{v.path}:{v.line}"))
+    con.print(grid)
+    if v.deps:
+        note(con, "dependencies:", "bold")
+        deps = Table.grid(padding=(0, 2))
+        deps.add_column()
+        deps.add_column()
+        for dep, h in v.deps.items():
+            cell = short_cell(h)
+            wrote = v.written_against.get(dep)
+            if wrote and wrote != h:
+                cell.append(f" (written against {hashing.short(wrote)})", "dim")
+            deps.add_row(rich_text("  " + dep), cell)
+        con.print(deps)
+    for w in v.warnings:
+        note(con, f"warning: {w.code}: {w.message} ({w.path}:{w.line})", "yellow")
+
+
+def render_bindings(bindings: Sequence[Binding], *, empty: str, with_version: bool = False) -> None:
+    con = console()
+    if not bindings:
+        note(con, empty)
+        return
+    table = new_table("name", "hash", "version") if with_version else new_table("name", "hash")
+    for b in bindings:
+        row = [rich_text(b.name), short_cell(b.hash)]
+        if with_version:
+            row.append(rich_text(b.version))
+        table.add_row(*row)
+    con.print(table)
+
+
+def binding_state(h: str | None) -> str:
+    """One side of a bind event: a hash, ``""`` = explicitly unbound, ``None`` = no entry of its own."""
+    if h is None:
+        return "(not set)"
+    return hashing.short(h) if h else "(unbound)"
+
+
+def event_text(ev: Event) -> str:
+    if ev.kind == "bind":
+        return f"{ev.name}@{ev.version}: {binding_state(ev.old)} -> {binding_state(ev.new)}"
+    if ev.kind == "version":
+        return f"created version {ev.name}" + (f" from {ev.old}" if ev.old else "")
+    if ev.kind == "use":
+        return f"default version {ev.old} -> {ev.new}"
+    return f"{ev.kind} {ev.name}@{ev.version}: {ev.old} -> {ev.new}"
+
+
+def render_events(events: Sequence[Event], *, empty: str = "nothing changed") -> None:
+    con = console()
+    if not events:
+        note(con, empty)
+    for ev in events:
+        con.print(rich_text(event_text(ev)))
+
+
+def render_history(events: Sequence[Event]) -> None:
+    """One header line per command (op, time, cause), then its changes indented."""
+    con = console()
+    if not events:
+        note(con, "no history")
+        return
+    op: int | None = None
+    for ev in events:
+        if ev.op != op:
+            op = ev.op
+            head = rich_text(f"{ev.op:<4} ", "bold")
+            head.append(datetime.fromtimestamp(ev.time).strftime("%Y-%m-%d %H:%M:%S") + "  ", "dim")
+            head.append(ev.cause, "magenta" if ev.undoes is not None else "")
+            con.print(head)
+        con.print(rich_text("       " + event_text(ev)))
+
+
+def render_diff(entries: Sequence[DiffEntry], v1: str, v2: str) -> None:
+    con = console()
+    if not entries:
+        note(con, f"no names differ between {v1} and {v2}")
+        return
+    for e in entries:
+        head = rich_text(e.name + ": ", "bold")
+        head.append(short_cell(e.old, "(none)"))
+        head.append(" -> ")
+        head.append(short_cell(e.new, "(none)"))
+        con.print(head)
+        print_code(con, e.diff, "diff")
+
+
+def render_matches(matches: Sequence[Match], query: str) -> None:
+    if plain():
+        if not matches:
+            typer.echo(f"no names match {query!r}")
+        width = max((len(m.name) for m in matches), default=0)
+        for m in matches:
+            typer.echo(f"{m.name.ljust(width)}  {hashing.short(m.hash)}  {m.kind:<8}  {m.summary}".rstrip())
+        return
+    con = console()
+    if not matches:
+        note(con, f"no names match {query!r}")
+        return
+    table = new_table("name", "hash", "kind", "summary")
+    for m in matches:
+        table.add_row(rich_text(m.name), short_cell(m.hash), rich_text(m.kind), rich_text(m.summary, "dim"))
+    con.print(table)
+
+
+def render_versions(versions: Sequence[VersionInfo]) -> None:
+    con = console()
+    table = new_table("version", "parent", "own names", "created")
+    for v in versions:
+        name = rich_text(("* " if v.default else "  ") + v.name, "bold green" if v.default else "")
+        created = datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S") if v.created else ""
+        table.add_row(name, rich_text(v.parent or ""), rich_text(str(v.own_bindings)), rich_text(created, "dim"))
+    con.print(table)
+
+
+def render_verify(result: VerifyResult) -> None:
+    con = console()
+    if result.older:
+        note(con, f"{result.older} definition(s) were stored by an older ucode (hash scheme before "
+                   f"{hashing.DEF_SCHEME}) and were not re-hashed: `ucode add` their files again to upgrade",
+              "yellow")
+    if result.ok:
+        note(con, f"ok: {result.checked - result.older} definitions and statements re-hashed; the names and "
+                   "modules match the namespace log", "green")
+        return
+    table = new_table("hash", "problem")
+    for p in result.problems:
+        table.add_row(short_cell(p.get("hash") or None, ""), rich_text(p.get("problem", "")))
+    con.print(table)
+    note(con, f"{len(result.problems)} problem(s) in {result.checked} definitions", "bold red")
+
+
+class AddProgress:
+    """The ``progress`` callback of ``add``: a bar on stderr, only for more than PROGRESS_MIN_FILES files."""
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __call__(self, done: int, total: int, path: str) -> None:
+        if total <= PROGRESS_MIN_FILES:
+            return
+        if self._bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(TextColumn("adding"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.description}", style="dim"),
+                                 console=console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("", total=total)
+        assert self._task is not None
+        self._bar.update(self._task, completed=done, description=path)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def render_replay(out: dict[str, Any]) -> None:
+    for line in out["logs"]:
+        typer.echo(f"log: {line}")
+    if out["identical"]:
+        typer.secho(f"task {out['task']}: replay identical", fg="green")
+    else:
+        from ucode.replay import Divergence
+
+        typer.secho(f"task {out['task']}: replay diverged", fg="red")
+        typer.echo(str(Divergence(**out["divergence"])))
+        for cause in out["likely_causes"]:
+            typer.secho(f"likely cause: {cause}", fg="yellow")
+    typer.echo(f"result {out['result']!r}" if not out.get("error") else f"error {out['error']}")
+
+
+def one_line(value: Any, width: int = 70) -> str:
+    text = " ".join((value if isinstance(value, str) else repr(value)).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def render_replay_all(outs: list[dict[str, Any]]) -> None:
+    from collections import Counter
+
+    diverged = [o for o in outs if not o["identical"]]
+    kinds = Counter(o["change"] for o in diverged)
+    how = f" ({', '.join(f'{n} {k}' for k, n in kinds.most_common())})" if kinds else ""
+    typer.echo(f"{len(outs)} tasks replayed: {len(outs) - len(diverged)} identical, {len(diverged)} diverged{how}")
+    for o in diverged:
+        err, rec_err = o.get("error"), o.get("recorded_error")
+        now = f"{err['type']}: {err['message']}" if err else one_line(o["result"])
+        if o["change"] in ("now succeeds", "now fails", "different result"):
+            was = f"{rec_err['type']}: {rec_err['message']}" if rec_err else one_line(o["divergence"]["expected"])
+            typer.echo(f"  {o['task']}: {o['change']}: was {one_line(was, 50)}; now {one_line(now, 60)}")
+        else:
+            from ucode.replay import Divergence
+
+            first = str(Divergence(**o["divergence"])).splitlines()[0]
+            typer.echo(f"  {o['task']}: {o['change']}: {first}")
+
+
+def render_task(view: TaskView) -> None:
+    """``task show``: what ran, with what, every effect, how it ended."""
+    from ucode import codec
+
+    rec = view.record
+    typer.echo(f"task {rec.id}: {rec.entry}@{rec.version}  {view.status}")
+    typer.echo(f"  started {when(rec.started)}, finished {when(rec.finished)}, "
+               f"durability {rec.durability}, names as of log position {rec.position}")
+    typer.echo(f"  args {view.args!r} kwargs {view.kwargs!r}")
+    typer.echo("  ran: " + ", ".join(f"{n} {hashing.short(h)}" for n, h in sorted((rec.hashes or {}).items())))
+    for e in view.events:
+        if isinstance(e, dict):
+            typer.secho(f"  {e['seq']:>4}  (unreadable: {e['corrupt']})", fg="red")
+            continue
+        outcome = (f"raised {e.error['type']}: {e.error['message']}" if e.error
+                   else repr(codec.from_wire(e.result)))
+        typer.echo(f"  {e.seq:>4}  {e.call_text()} -> {outcome}  ({e.duration * 1000:.2f} ms)")
+    if view.status == "interrupted":
+        typer.secho("  interrupted: its process ended before it finished; the log holds what was committed",
+                    fg="yellow")
+    elif rec.error:
+        typer.secho(f"  failed: {rec.error['type']}: {rec.error['message']}", fg="red")
+    elif view.status == "succeeded":
+        typer.echo(f"  result {view.result!r}")

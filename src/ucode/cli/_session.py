@@ -1,0 +1,96 @@
+"""One command's session: the store opened for it, its errors as one ``error:`` line, its output as JSON.
+
+Rule: :func:`session` is the one place a :class:`~ucode.errors.UcodeError` becomes a red ``error:`` line
+(and a dim ``hint:`` line) on stderr and the error's exit code; Ctrl-C exits 130 quietly. A user error
+never prints a traceback; an exception raised by the user's stored code is shown as the traceback of
+their source (:func:`user_traceback`), without ucode's frames.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+import ucode
+from ucode.cli._app import STORE_KEY
+from ucode.codebase import Codebase
+from ucode.errors import UcodeError
+
+__all__ = ["dicts", "emit", "error_json", "fail", "jsonable", "print_error", "session", "user_traceback"]
+
+
+@contextmanager
+def session(ctx: typer.Context, *, create: bool = False, as_json: bool = False) -> Iterator[Codebase]:
+    """The open codebase for one command; a ``UcodeError`` becomes ``error:``/``hint:`` and an exit code.
+
+    Only commands that write may ``create`` a store; the others fail cleanly where there is none.
+    """
+    try:
+        cb = ucode.open(ctx.meta.get(STORE_KEY), create=create)
+        try:
+            yield cb
+        finally:
+            cb.close()
+    except UcodeError as exc:
+        fail(exc, as_json=as_json)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def fail(exc: UcodeError, *, as_json: bool) -> NoReturn:
+    if as_json:
+        emit({"error": exc.message, "hint": exc.hint})
+    print_error(exc)
+    raise typer.Exit(exc.exit_code)
+
+
+def print_error(exc: UcodeError) -> None:
+    """One red ``error:`` line and a dim ``hint:`` line on stderr (colored only on a terminal)."""
+    typer.secho(f"error: {exc.message}", fg="red", err=True)
+    if exc.hint:
+        typer.secho(f"hint: {exc.hint}", dim=True, err=True)
+
+
+def emit(data: Any) -> None:
+    """JSON to stdout: a dict, or a list of them."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def error_json(task: str, exc: BaseException, **extra: str) -> dict[str, Any]:
+    """The ``--json`` output of a run whose stored code raised: the task and the exception."""
+    return {"task": task, "error": {"type": type(exc).__name__, "message": str(exc), **extra}}
+
+
+def dicts(items: Sequence[Any]) -> list[dict[str, Any]]:
+    return [item.to_dict() for item in items]
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-ready form of a result: dataclasses as dicts, sets and tuples as lists, else ``repr``."""
+    import dataclasses
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    return repr(value)
+
+
+def user_traceback(exc: BaseException) -> list[str]:
+    """The traceback of an exception raised by stored code, without ucode's and typer's own frames."""
+    import traceback
+
+    internal = (str(Path(ucode.__file__).parent), str(Path(typer.__file__).parent))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(internal)]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    lines += traceback.format_exception_only(type(exc), exc)
+    return lines

@@ -1,0 +1,188 @@
+"""Commands over recorded tasks: ``task list``, ``task show``, ``task replay``, ``task resume``, ``task
+prune``, ``log``, and per-task routing (``route set``). (Rule: as :mod:`ucode.cli._code`'s.)
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ucode import hashing
+from ucode.cli._app import JsonOpt, SinceOpt, app, route_app, since, task_app
+from ucode.cli._render import render_replay, render_replay_all, render_task, when
+from ucode.cli._session import emit, error_json, jsonable, session, user_traceback
+from ucode.errors import NoInterruptedTaskError, UsageError
+from ucode.refs import parse_swaps
+
+UseOpt = Annotated[list[str] | None, typer.Option("--use", metavar="NAME=V",
+                                                 help="Swap a name for this replay: a version label or #hash.")]
+
+
+@task_app.command("list")
+def task_list(
+    ctx: typer.Context,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed or interrupted tasks.")] = False,
+    name: Annotated[str | None, typer.Option("--name", metavar="N", help="Only tasks of this entry point.")
+                    ] = None,
+    since_: SinceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recorded tasks, newest first.
+
+    Example: ucode task list --failed --name handleRequest --since 1d
+    """
+    with session(ctx, as_json=as_json) as cb:
+        rows = cb.task_list(failed=failed, name=name, since=since(since_))
+    if as_json:
+        emit(rows)
+        return
+    if not rows:
+        typer.echo("no tasks")
+    for r in rows:
+        typer.echo(f"{r['id']}  {r['status']:<11}  {when(r['started'])}  {r['name']}@{r['version']}")
+
+
+@task_app.command("show")
+def task_show(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="A task id, a unique prefix of one, or `last`.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a task: what ran (names and short hashes), its arguments, every effect, its outcome.
+
+    Example: ucode task show last
+    """
+    with session(ctx, as_json=as_json) as cb:
+        view = cb.task_view(task_id)
+    if as_json:
+        emit(jsonable(view.to_dict()))
+    else:
+        render_task(view)
+
+
+@task_app.command("replay")
+def task_replay(
+    ctx: typer.Context,
+    task_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The task to replay.")] = None,
+    use: UseOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="Replay every recorded task (of --name).")] = False,
+    name: Annotated[str | None, typer.Option("--name", metavar="N", help="With --all: tasks of this entry.")
+                    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay a recorded task exactly (no effect is performed), optionally with names swapped.
+
+    Example: ucode task replay last --use lookupUser=v2
+    """
+    with session(ctx, as_json=as_json) as cb:
+        swaps = parse_swaps(use or [])
+        if all_:
+            outs = [r.to_dict() for r in cb.replay_all(name=name, use=swaps)]
+        elif task_id is None:
+            raise UsageError("task replay", "which task?", hint="ucode task replay ID, or --all [--name N]")
+        else:
+            outs = [cb.replay(task_id, use=swaps).to_dict()]
+    outs = [jsonable(o) for o in outs]
+    if as_json:
+        emit(outs if all_ else outs[0])
+    elif all_:
+        render_replay_all(outs)
+    else:
+        render_replay(outs[0])
+
+
+@task_app.command("resume")
+def task_resume(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="An interrupted task (`last`: the newest one).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Finish an interrupted task: replay its recorded effects (none performed again), continue live.
+
+    Example: ucode task resume last
+    """
+    with session(ctx, as_json=as_json) as cb:
+        try:
+            run = cb.resume(task_id)
+        except NoInterruptedTaskError:
+            typer.echo("no interrupted task to resume")
+            return
+    if run.error is not None:
+        if as_json:
+            emit(error_json(run.id, run.error))
+        sys.stderr.write("".join(user_traceback(run.error)))
+        raise typer.Exit(1)
+    if as_json:
+        emit({"task": run.id, "result": jsonable(run.result)})
+    else:
+        typer.echo(f"task {run.id} resumed and finished")
+        import pprint
+
+        typer.echo(pprint.pformat(run.result, width=100, sort_dicts=False))
+
+
+@task_app.command("prune")
+def task_prune(
+    ctx: typer.Context,
+    older_than: Annotated[str, typer.Option(
+        "--older-than", metavar="AGE",
+        help="A duration (30d, 12h, 2w; a bare number is days) or a date: finished tasks started before it go.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete finished tasks started before AGE, with their events (keeps the store's size bounded).
+
+    Example: ucode task prune --older-than 30d
+    """
+    with session(ctx, as_json=as_json) as cb:
+        cutoff = since(older_than, bare_unit="d", option="--older-than")
+        assert cutoff is not None
+        n = cb.task_prune(cutoff)
+    if as_json:
+        emit({"pruned": n})
+    else:
+        typer.echo(f"pruned {n} task" + ("" if n == 1 else "s"))
+
+
+@app.command("log")
+def log_(
+    ctx: typer.Context,
+    task_id: Annotated[str | None, typer.Option("--task", metavar="ID", help="Only this task's lines.")] = None,
+    name: Annotated[str | None, typer.Option("--name", metavar="N", help="Only tasks of this entry point.")
+                    ] = None,
+    since_: SinceOpt = None,
+    grep: Annotated[str | None, typer.Option("--grep", metavar="TEXT", help="Only lines containing TEXT.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The log lines (effects.log) of recorded tasks, oldest first.
+
+    Example: ucode log --grep lookupUserV2 --since 1d
+    """
+    with session(ctx, as_json=as_json) as cb:
+        lines = cb.log_lines(task=task_id, name=name, since=since(since_), grep=grep)
+    if as_json:
+        emit(lines)
+        return
+    for ln in lines:
+        typer.echo(f"{ln['task']} {ln['seq']:>4}  {ln['line']}")
+
+
+@route_app.command("set")
+def route_set(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The name to route.")],
+    task_id: Annotated[str, typer.Option("--task", metavar="ID", help="The task whose replays use it.")],
+    version: Annotated[str, typer.Option("--version", metavar="V", help="A version label or #hash.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Make NAME resolve to VERSION in every later replay of one task (stored with the task).
+
+    Example: ucode route set lookupUser --task last --version v2
+    """
+    with session(ctx, as_json=as_json) as cb:
+        tid, full, h = cb.route_task(task_id, name, version)
+    if as_json:
+        emit({"task": tid, "name": full, "hash": h})
+    else:
+        typer.echo(f"task {tid}: {full} -> {hashing.short(h)} in its replays")

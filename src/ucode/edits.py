@@ -1,0 +1,166 @@
+"""Changing names by hand: ``bind``, ``unbind``, ``alias``, ``move``, versions, ``undo``, settings.
+
+Rule: each edit is one write transaction that resolves what the user named (:mod:`ucode.resolver`),
+changes the namespace through :mod:`ucode.namespace`'s operations (so the tables and the log cannot
+disagree) and commits the events as one op, with a ``cause`` that says what the user did. An edit that
+changes nothing writes nothing and returns no events.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ucode import hashing
+from ucode.errors import (
+    InvalidSettingError,
+    NameNotFoundError,
+    NotANameError,
+    UnknownSettingError,
+    VersionExistsError,
+)
+from ucode.namespace import (
+    StoredNamespace,
+    commit,
+    create_version,
+    ensure_version,
+    remove_binding,
+    set_binding,
+    undo_last,
+    use_version,
+)
+from ucode.records import NamespaceEvent
+from ucode.refs import parse_ref, validate_name, validate_version
+from ucode.resolver import known_version, resolve, resolve_name
+from ucode.store import Store, settings
+from ucode.store import names as stored
+
+if TYPE_CHECKING:
+    from ucode.model import UndoResult
+
+__all__ = ["alias", "bind", "config", "move", "new_version", "set_config", "unbind", "undo", "use"]
+
+Events = list[NamespaceEvent]
+
+
+def _name_for_write(ns: StoredNamespace, name: str, version: str) -> str:
+    """The full name a write refers to: an existing name it uniquely suffixes, else itself (a new name)."""
+    try:
+        return resolve_name(ns, ns.txn, name, version)[0]
+    except NameNotFoundError:
+        return validate_name(name)
+
+
+def bind(store: Store, name: str, target: str, version: str | None) -> Events:
+    """Bind ``name`` (an existing name or suffix, or a new full name) to ``target`` (``#hash`` or a name)
+    in ``version``, created from the default version when new."""
+    ref = parse_ref(name)
+    if ref.name is None:
+        raise NotANameError("bind", name)
+    with store.write() as txn:
+        ns = StoredNamespace(txn)
+        v = ref.version or version or ns.default()
+        created = ensure_version(ns, v, store.clock())
+        _tname, h, _tv = resolve(ns, txn, target, v, ns.default())
+        full = _name_for_write(ns, ref.name, v)
+        return commit(txn, [created, set_binding(txn, v, full, h)], cause=f"bind {full}@{v} {hashing.short(h)}",
+                      now=store.clock())
+
+
+def unbind(store: Store, name: str, version: str | None) -> Events:
+    """Remove ``name`` from ``version`` (a binding it inherits from its parent is hidden)."""
+    ref = parse_ref(name)
+    if ref.name is None:
+        raise NotANameError("unbind", name)
+    with store.write() as txn:
+        ns = StoredNamespace(txn)
+        v = known_version(ns, txn, ref.version or version, ns.default())
+        full, _h = resolve_name(ns, txn, ref.name, v)
+        return commit(txn, [remove_binding(ns, v, full)], cause=f"unbind {full}@{v}", now=store.clock())
+
+
+def alias(store: Store, existing: str, new_name: str, version: str | None) -> Events:
+    """Bind ``new_name`` to the hash ``existing`` has: a second name for the same definition."""
+    validate_name(new_name)
+    with store.write() as txn:
+        ns = StoredNamespace(txn)
+        name, h, v = resolve(ns, txn, existing, version, ns.default())
+        return commit(txn, [set_binding(txn, v, new_name, h)], cause=f"alias {name or existing} {new_name}@{v}",
+                      now=store.clock())
+
+
+def move(store: Store, old_name: str, new_name: str, version: str | None) -> Events:
+    """Rename: bind ``new_name`` to ``old_name``'s hash and unbind ``old_name``, as one op. Free: nothing
+    is re-hashed; definitions that call the old name keep their hash (and what they were written
+    against)."""
+    validate_name(new_name)
+    ref = parse_ref(old_name)
+    if ref.name is None:
+        raise NotANameError("move", old_name)
+    with store.write() as txn:
+        ns = StoredNamespace(txn)
+        v = known_version(ns, txn, ref.version or version, ns.default())
+        full, h = resolve_name(ns, txn, ref.name, v)
+        if full == new_name:
+            return []
+        return commit(txn, [set_binding(txn, v, new_name, h), remove_binding(ns, v, full)],
+                      cause=f"move {full} {new_name}@{v}", now=store.clock())
+
+
+def new_version(store: Store, version: str, parent: str | None) -> Events:
+    """Create ``version`` from ``parent`` (the default version when None)."""
+    validate_version(version)
+    with store.write() as txn:
+        ns = StoredNamespace(txn)
+        if ns.exists(version):
+            raise VersionExistsError(version)
+        p = known_version(ns, txn, parent, ns.default())
+        return commit(txn, [create_version(txn, version, p, store.clock())], cause=f"version create {version}",
+                      now=store.clock())
+
+
+def use(store: Store, version: str) -> Events:
+    """Make ``version`` the default one (what commands use without ``--version``)."""
+    with store.write() as txn:
+        ns = StoredNamespace(txn)
+        v = known_version(ns, txn, version, ns.default())
+        return commit(txn, [use_version(txn, v)], cause=f"version use {v}", now=store.clock())
+
+
+def undo(store: Store) -> UndoResult:
+    """Undo the newest command that changed names or modules (and is not undone yet), by appending its
+    inverse events. Nothing is erased: ``history`` shows both; repeated ``undo`` goes further back."""
+    from ucode.model import UndoResult
+
+    with store.write() as txn:
+        op, cause, events = undo_last(txn, store.clock())
+    return UndoResult(op, cause, events)
+
+
+def config(store: Store, known: dict[str, tuple[str, tuple[str, ...], str]]) -> dict[str, Any]:
+    """The settings in ``known`` (key -> (default, allowed, doc)): what is set, else the default."""
+    with store.read() as txn:
+        found = settings.load_config(txn)
+    return {k: found.get(k, spec[0]) for k, spec in known.items()}
+
+
+def set_config(store: Store, known: dict[str, tuple[str, tuple[str, ...], str]], key: str,
+               value: str | None) -> dict[str, Any]:
+    """Set one setting (None: back to its default); returns all of them."""
+    if key not in known:
+        raise UnknownSettingError(key, list(known))
+    default, allowed, _doc = known[key]
+    if value is not None and value not in allowed:
+        raise InvalidSettingError(key, value, allowed, default)
+    with store.write() as txn:
+        found = settings.load_config(txn)
+        if value is None:
+            found.pop(key, None)
+        else:
+            found[key] = value
+        settings.save_config(txn, found)
+    return config(store, known)
+
+
+def default_version(store: Store) -> str:
+    with store.read() as txn:
+        return stored.load_default(txn)

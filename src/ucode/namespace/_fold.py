@@ -1,0 +1,91 @@
+"""The namespace as a fold of its event log: the *definition* of what the namespace is.
+
+State = fold(events). The store keeps the folded state materialized (so reads are cheap) and appends the
+events in the same transaction; this fold rebuilds the namespace as of any log position (a task's
+replay), and ``verify`` checks the materialized tables against it.
+
+Events (``records.NamespaceEvent``), by ``kind``:
+
+==========  =====================================================================================
+``bind``    in ``version``, ``name`` goes from ``old`` to ``new``. A hash, ``""`` (explicitly unbound:
+            hides the parent's binding) or ``None`` (no entry of its own: inherits from the parent).
+``module``  in ``version``, module ``name`` goes from program ``old`` to program ``new`` (as ``bind``).
+``version`` version ``name`` is created with parent ``old`` (``None`` for the root).
+``use``     the default version goes from ``old`` to ``new``.
+==========  =====================================================================================
+
+Every event has ``seq`` (its key), ``time``, ``op`` (the id of the command that wrote it; an ``undo``
+appends the inverse events of one op with ``undoes`` set) and ``cause`` (what the user did).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ucode.namespace._chain import VersionChain
+from ucode.records import NamespaceEvent
+
+__all__ = ["NamespaceState", "fold", "inverse"]
+
+
+class NamespaceState(VersionChain):
+    """The namespace after some events: each version's own entries, parents and the default."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.own_names: dict[str, dict[str, str]] = {}  # version -> name -> hash | ""
+        self.own_programs: dict[str, dict[str, str]] = {}  # version -> module -> program | ""
+        self.parents: dict[str, str | None] = {}
+        self.default: str | None = None
+
+    def parent(self, version: str) -> str | None:
+        return self.parents.get(version)
+
+    def exists(self, version: str) -> bool:
+        return version in self.parents
+
+    def own(self, version: str, name: str) -> str | None:
+        return self.own_names.get(version, {}).get(name)
+
+    def own_all(self, version: str, prefix: str = "") -> dict[str, str]:
+        return {n: h for n, h in self.own_names.get(version, {}).items() if n.startswith(prefix)}
+
+    def own_module(self, version: str, module: str) -> str | None:
+        return self.own_programs.get(version, {}).get(module)
+
+    def own_modules(self, version: str) -> dict[str, str]:
+        return dict(self.own_programs.get(version, {}))
+
+    def apply(self, ev: NamespaceEvent) -> None:
+        if ev.kind in ("bind", "module"):
+            table = (self.own_names if ev.kind == "bind" else self.own_programs).setdefault(ev.version, {})
+            if ev.new is None:
+                table.pop(ev.name, None)
+            else:
+                table[ev.name] = ev.new
+        elif ev.kind == "version":
+            self.parents[ev.name] = ev.old
+            self._chains.clear()
+            self.own_names.setdefault(ev.name, {})
+            if self.default is None:
+                self.default = ev.name
+        elif ev.kind == "use":
+            self.default = ev.new
+
+
+def fold(events: Iterable[NamespaceEvent], *, at: int | None = None) -> NamespaceState:
+    """The namespace after every event with ``seq <= at`` (all of them when ``at`` is None)."""
+    state = NamespaceState()
+    for ev in events:
+        if at is not None and ev.seq > at:
+            break
+        state.apply(ev)
+    return state
+
+
+def inverse(ev: NamespaceEvent) -> dict[str, Any] | None:
+    """The event that undoes ``ev``, or None when it cannot be undone (versions are never removed)."""
+    if ev.kind in ("bind", "use", "module"):
+        return {"kind": ev.kind, "version": ev.version, "name": ev.name, "old": ev.new, "new": ev.old}
+    return None

@@ -1,0 +1,59 @@
+"""The store's tables, its schema version, and the numbered steps that upgrade an older store.
+
+Rule: a store of an older schema is upgraded when it is opened, by the steps from its version to this
+one, in the transaction that opens it; a store of a newer schema is refused and left untouched; a new
+store is initialized (version ``v1``, the default) in that same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ucode.errors import StoreCorruptError, StoreVersionError
+from ucode.store._backend import Txn, pack, unpack
+
+__all__ = ["SCHEMA_VERSION", "TABLES", "UPGRADES", "prepare"]
+
+TABLES = (
+    "meta", "defs", "src", "dependents", "bind", "byhash", "leaf", "log", "versions", "modules", "code", "files",
+    "tasks", "events", "overrides", "state", "statelog", "programs", "texts", "modbind",
+)
+SCHEMA_VERSION = 3
+"""1: the first store. 2: events are rows (lists) and batches of rows instead of maps. 3: modules are
+programs (the ``programs``, ``texts`` and ``modbind`` tables)."""
+
+
+def _to_2(txn: Txn) -> None:
+    """Events as rows: nothing to rewrite, readers accept both forms (``records.event_row``)."""
+
+
+def _to_3(txn: Txn) -> None:
+    """Modules as programs: the new tables exist once opened, empty. A module added before has no program
+    until it is added again (``run`` says so); its definitions keep their hashes."""
+
+
+UPGRADES: dict[int, Callable[[Txn], None]] = {1: _to_2, 2: _to_3}
+"""Schema N -> the step to N + 1."""
+
+
+def prepare(txn: Txn, path: str, clock: Callable[[], float]) -> None:
+    """Check, upgrade or initialize the store in the transaction that opens it."""
+    raw = txn.get("meta", b"schema")
+    if raw is None:
+        from ucode.store import names
+
+        txn.put("meta", b"schema", pack(SCHEMA_VERSION))
+        names.save_default(txn, "v1")
+        names.save_version(txn, "v1", names.VersionRecord(None, clock()))
+        names.append_events(txn, [{"kind": "version", "version": "v1", "name": "v1", "old": None, "new": None}],
+                            cause="create store", now=clock())
+        return
+    found = unpack(raw, "meta", "schema")
+    if not isinstance(found, int):
+        raise StoreCorruptError(f"the store at {path} has an unreadable schema record", hint="restore it from a backup")
+    if found > SCHEMA_VERSION:
+        raise StoreVersionError(path, found, SCHEMA_VERSION)
+    while found < SCHEMA_VERSION:
+        UPGRADES[found](txn)
+        found += 1
+        txn.put("meta", b"schema", pack(found))

@@ -1,0 +1,102 @@
+"""Tasks: their records, their recorded effects, and the per-task overrides their replays use.
+
+Rule as in :mod:`.definitions`. Events are rows (``records.EVENT_FIELDS`` order); a batch of events is one
+record keyed by its first seq, so a replay decodes many events with one call; a record that cannot be
+decoded is reported in place, the others stay readable.
+
+==============  ================================================================================
+``tasks``       task id -> ``records.TaskRecord``
+``events``      ``task id \\0 seq`` (8-byte big-endian seq) -> a recorded effect as a row, or a batch
+                of rows keyed by its first seq
+``overrides``   ``task id \\0 name`` -> hash: per-task rebindings used by its replays (``route set``)
+==============  ================================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ucode.errors import StoreCorruptError
+from ucode.records import EVENT_FIELDS, TaskRecord, event_row
+from ucode.store._backend import Txn, key, load_map, pack, seq_key, seq_of, unpack
+
+__all__ = ["append_events", "delete_task", "event_rows", "iter_tasks", "load_task", "overrides", "save_task",
+           "set_override", "tasks_with_prefix"]
+
+
+def load_task(txn: Txn, task_id: str) -> TaskRecord | None:
+    rec = load_map(txn, "tasks", task_id)
+    return None if rec is None else TaskRecord.from_stored(rec)
+
+
+def save_task(txn: Txn, rec: TaskRecord) -> None:
+    txn.put("tasks", rec.id.encode(), pack(rec.to_stored()))
+
+
+def tasks_with_prefix(txn: Txn, prefix: str, limit: int = 5) -> list[str]:
+    out = []
+    for k, _ in txn.items("tasks", prefix.encode()):
+        out.append(k.decode())
+        if len(out) >= limit:
+            break
+    return out
+
+
+def iter_tasks(txn: Txn) -> Iterator[TaskRecord]:
+    for k, raw in txn.items("tasks"):
+        rec = unpack(raw, "tasks", k)
+        if isinstance(rec, dict):
+            yield TaskRecord.from_stored(rec)
+
+
+def append_events(txn: Txn, task_id: str, events: Sequence[Sequence[Any] | Mapping[str, Any]]) -> None:
+    """Store recorded effects of a task as one record (a row, or a batch of rows)."""
+    if not events:
+        return
+    rows = [event_row(e) for e in events]
+    txn.put("events", task_id.encode() + b"\0" + seq_key(rows[0][0]), pack(rows[0] if len(rows) == 1 else rows))
+
+
+def event_rows(txn: Txn, task_id: str) -> list[list[Any] | dict[str, Any]]:
+    """A task's recorded effects, in order, as rows; a damaged record is a map ``{"seq": first seq,
+    "corrupt": message}`` in its place."""
+    out: list[list[Any] | dict[str, Any]] = []
+    for k, raw in txn.items("events", task_id.encode() + b"\0"):
+        try:
+            rec = unpack(raw, "events", k)
+            if isinstance(rec, dict):  # stores written before events were rows
+                out.append(event_row(rec))
+            elif isinstance(rec, list) and rec and isinstance(rec[0], list):
+                out.extend(rec)  # a batch
+            elif isinstance(rec, list) and len(rec) == len(EVENT_FIELDS):
+                out.append(rec)
+            else:
+                raise TypeError(type(rec))
+        except (StoreCorruptError, TypeError, KeyError):
+            seq = seq_of(k)
+            out.append({"seq": seq, "corrupt": f"the record of event {seq} of task {task_id} "
+                                               "(and of the events committed with it) is damaged"})
+    return out
+
+
+def delete_task(txn: Txn, task_id: str) -> None:
+    """A task, its events and its overrides."""
+    prefix = task_id.encode() + b"\0"
+    for table in ("events", "overrides"):
+        for k, _ in list(txn.items(table, prefix)):
+            txn.delete(table, k)
+    txn.delete("tasks", task_id.encode())
+
+
+def set_override(txn: Txn, task_id: str, name: str, target: str | None) -> None:
+    k = key(task_id, name)
+    if target is None:
+        txn.delete("overrides", k)
+    else:
+        txn.put("overrides", k, target.encode())
+
+
+def overrides(txn: Txn, task_id: str) -> dict[str, str]:
+    prefix = key(task_id, "")
+    return {k[len(prefix):].decode(): v.decode() for k, v in txn.items("overrides", prefix)}

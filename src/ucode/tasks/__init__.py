@@ -1,0 +1,74 @@
+"""Tasks: every run is a task whose effects are recorded in the store, so it can be inspected, replayed
+and resumed.
+
+A task goes plan -> execute -> persist: :mod:`._plan` makes its record (entry name and hash, closure
+hash, version and log position, arguments), :mod:`._execute` runs it with a handler and returns its
+outcome without touching the store, :mod:`._persist` writes its record, events and outcome, per
+durability:
+
+==========  =========================================================================================
+``durable`` each effect's record is committed (LMDB, fsync) before its result is returned to the code:
+            after a crash the log holds every effect the task saw.
+``batched`` (default) events are buffered and committed with the task's outcome (group commit) or every
+            256 events: a crash loses the events of the unfinished batch, never a finished task's.
+``off``     no events are recorded; the task record still is. Such a task cannot be replayed.
+==========  =========================================================================================
+
+:mod:`._replay` replays (the same path, effects served from the log), :mod:`._resume` finishes an
+interrupted task, :mod:`._query` reads tasks back. Rule: durability modes and task status live here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ucode.replay import Recorder
+from ucode.runtime import Runtime, check_arguments
+from ucode.store import Store
+from ucode.tasks._execute import Outcome, execute
+from ucode.tasks._persist import StoreState, TaskLog
+from ucode.tasks._plan import DURABILITY, SETTINGS, check_durability, new_task_id, plan
+from ucode.tasks._query import (
+    TaskView,
+    event_maps,
+    find_task,
+    log_lines,
+    prune,
+    status,
+    summary,
+    task_list,
+    task_view,
+    tasks,
+)
+from ucode.tasks._replay import TaskReplay, replay_all, replay_task, route_task
+from ucode.tasks._resume import resume_task
+
+__all__ = [
+    "DURABILITY", "SETTINGS", "Outcome", "StoreState", "TaskReplay", "TaskRun", "TaskView", "check_durability",
+    "event_maps", "execute", "find_task", "log_lines", "new_task_id", "prune", "replay_all", "replay_task",
+    "resume_task", "route_task", "run_task", "status", "summary", "task_list", "task_view", "tasks",
+]
+
+
+class TaskRun(NamedTuple):
+    """A finished run: its task id, and its result or the exception it raised."""
+
+    id: str
+    result: Any
+    error: BaseException | None
+
+
+def run_task(store: Store, runtime: Runtime, ref: str, args: list[Any], kwargs: dict[str, Any], *,
+             version: str | None, durability: str) -> TaskRun:
+    """Run ``ref`` as a task: resolve it now, record the task, run it with its effects recorded."""
+    check_durability(durability)
+    obj, entry = runtime.load(ref, version=version)
+    check_arguments(ref, obj, args, kwargs)
+    rec = plan(entry, ref, args, kwargs, durability)
+    log = TaskLog(store, rec.id, durability)
+    log.start(rec)
+    # `off`: no handler at all, so effects cost what they cost outside a task (nothing is recorded)
+    handler = None if durability == "off" else Recorder(on_event=log.on_event())
+    outcome = execute(obj, args, kwargs, handler, state=StoreState(store), task=rec.id)
+    log.finish(outcome)
+    return TaskRun(rec.id, outcome.result, outcome.error)

@@ -1,0 +1,153 @@
+"""Reading tasks back: one by id (a unique prefix, or ``last``), lists with filters, their log lines, the
+status a person should see, and pruning old ones.
+
+Rule: ``running`` is only shown while the task's process is alive; a task whose process died is
+``interrupted`` (its log holds what was committed).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple
+
+from ucode import codec
+from ucode.effects import format_log_line
+from ucode.errors import AmbiguousNameError, NoTasksError, TaskNotFoundError
+from ucode.records import EVENT_FIELDS, TaskRecord
+from ucode.replay import EffectEvent
+from ucode.store import Store
+from ucode.store import tasks as stored
+
+__all__ = ["TaskView", "event_maps", "find_task", "log_lines", "prune", "status", "summary", "task_list",
+           "task_view", "tasks"]
+
+
+def status(rec: TaskRecord) -> str:
+    if rec.status != "running":
+        return rec.status
+    try:
+        if isinstance(rec.pid, int):
+            os.kill(rec.pid, 0)
+            return "running"
+    except ProcessLookupError:
+        return "interrupted"
+    except PermissionError:
+        return "running"
+    return "interrupted"
+
+
+def summary(rec: TaskRecord) -> dict[str, Any]:
+    """What ``task list`` shows of a task."""
+    return {"id": rec.id, "name": rec.entry, "status": status(rec), "version": rec.version, "started": rec.started,
+            "finished": rec.finished, "hash": rec.hash, "closure": rec.closure, "position": rec.position,
+            "durability": rec.durability}
+
+
+def tasks(store: Store) -> list[TaskRecord]:
+    """Every task, newest first."""
+    with store.read() as txn:
+        recs = list(stored.iter_tasks(txn))
+    return sorted(recs, key=lambda r: (r.started or 0, r.id), reverse=True)
+
+
+def find_task(store: Store, task_id: str) -> TaskRecord:
+    """A task by id, a unique prefix of its id, or ``last`` (the newest)."""
+    if task_id == "last":
+        newest = tasks(store)
+        if not newest:
+            raise NoTasksError()
+        return newest[0]
+    with store.read() as txn:
+        rec = stored.load_task(txn, task_id)
+        if rec is None:
+            found = stored.tasks_with_prefix(txn, task_id)
+            if len(found) > 1:
+                raise AmbiguousNameError(task_id, found)
+            if found:
+                rec = stored.load_task(txn, found[0])
+    if rec is None:
+        raise TaskNotFoundError(task_id)
+    return rec
+
+
+def task_list(store: Store, *, failed: bool = False, name: str | None = None,
+              since: float | None = None) -> list[dict[str, Any]]:
+    """Summaries, newest first: only failed or interrupted ones with ``failed``, only those of entry point
+    ``name`` (a full name or a suffix), only those started at or after the timestamp ``since``."""
+    rows = [summary(r) for r in tasks(store)]
+    if failed:
+        rows = [r for r in rows if r["status"] in ("failed", "interrupted")]
+    if name:
+        rows = [r for r in rows if r["name"] == name or r["name"].endswith("." + name)]
+    if since is not None:
+        rows = [r for r in rows if (r["started"] or 0) >= since]
+    return rows
+
+
+def log_lines(store: Store, *, task: str | None = None, name: str | None = None, since: float | None = None,
+              grep: str | None = None) -> list[dict[str, Any]]:
+    """The log lines (``effects.log``) of recorded tasks, oldest first, as ``{task, name, seq, started,
+    line}``."""
+    recs = [find_task(store, task)] if task else [r for r in tasks(store) if _listed(r, name, since)][::-1]
+    out: list[dict[str, Any]] = []
+    for rec in recs:
+        with store.read() as txn:
+            rows = stored.event_rows(txn, rec.id)
+        for e in rows:
+            if isinstance(e, dict) or e[1] != "log":
+                continue
+            args = codec.from_wire(e[2])
+            text = format_log_line(str(args[0]) if args else "", codec.from_wire(e[3]))
+            if grep is None or grep in text:
+                out.append({"task": rec.id, "name": rec.entry, "seq": e[0], "started": rec.started, "line": text})
+    return out
+
+
+def _listed(rec: TaskRecord, name: str | None, since: float | None) -> bool:
+    if name and not (rec.entry == name or rec.entry.endswith("." + name)):
+        return False
+    return since is None or (rec.started or 0) >= since
+
+
+def prune(store: Store, older_than: float) -> int:
+    """Delete finished tasks that started before ``older_than`` (a timestamp), with their events."""
+    with store.write() as txn:
+        doomed = [r.id for r in stored.iter_tasks(txn) if (r.started or 0) < older_than and r.status != "running"]
+        for tid in doomed:
+            stored.delete_task(txn, tid)
+    return len(doomed)
+
+
+def event_maps(store: Store, task_id: str) -> list[dict[str, Any]]:
+    """A task's recorded effects as maps (keys: ``records.EVENT_FIELDS``); a damaged record is
+    ``{"seq": ..., "corrupt": message}`` in its place."""
+    with store.read() as txn:
+        rows = stored.event_rows(txn, task_id)
+    return [dict(zip(EVENT_FIELDS, r, strict=True)) if isinstance(r, list) else r for r in rows]
+
+
+class TaskView(NamedTuple):
+    """Everything ``task show`` shows: the record, its status, its arguments and result decoded, every
+    recorded effect (an :class:`~ucode.replay.EffectEvent`, or ``{"seq", "corrupt"}`` for a damaged one)."""
+
+    record: TaskRecord
+    status: str
+    args: Any
+    kwargs: Any
+    result: Any
+    events: list[EffectEvent | dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` form: the summary, then arguments, names and hashes that ran, outcome, events."""
+        rec = self.record
+        return {**summary(rec), "args": self.args, "kwargs": self.kwargs, "hashes": dict(rec.hashes or {}),
+                "result": self.result, "error": dict(rec.error) if rec.error else None,
+                "events": [e if isinstance(e, dict) else e.to_dict() for e in self.events]}
+
+
+def task_view(store: Store, task_id: str) -> TaskView:
+    rec = find_task(store, task_id)
+    events: list[EffectEvent | dict[str, Any]] = [
+        e if "corrupt" in e else EffectEvent(**e) for e in event_maps(store, rec.id)]
+    return TaskView(rec, status(rec), codec.from_wire(rec.args), codec.from_wire(rec.kwargs),
+                    codec.from_wire(rec.result), events)

@@ -1,0 +1,62 @@
+"""Resuming an interrupted task: its recorded effects served from its log (none performed again), then
+live from the first effect that was not recorded, appending to the same task's log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ucode import codec, effects
+from ucode.errors import NoInterruptedTaskError, TaskNotResumableError
+from ucode.replay import EffectEvent, Recorder, Replayer
+from ucode.runtime import Runtime
+from ucode.store import Store
+from ucode.store import tasks as stored
+from ucode.tasks._execute import execute
+from ucode.tasks._persist import StoreState, TaskLog
+from ucode.tasks._query import find_task, status, tasks
+from ucode.tasks._replay import load_task_code
+
+__all__ = ["resume_task"]
+
+
+class _ResumeHandler(Replayer):
+    """Serve the recorded effects of an interrupted task, then continue live, recording the rest."""
+
+    def __init__(self, events: list[EffectEvent], recorder: Recorder) -> None:
+        super().__init__(events)
+        self.recorder = recorder
+
+    def handle(self, spec: effects.EffectSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
+               perform: Callable[[], Any]) -> Any:
+        if self.position < len(self.events):
+            return super().handle(spec, args, kwargs, perform)
+        return self.recorder.handle(spec, args, kwargs, perform)
+
+
+def resume_task(store: Store, runtime: Runtime, task_id: str) -> tuple[str, Any, BaseException | None]:
+    """Finish an interrupted task: (task id, result, error). ``last`` is the newest task, or when that one
+    is not interrupted, the newest interrupted one."""
+    rec = find_task(store, task_id)
+    now = status(rec)
+    if now != "interrupted" and task_id == "last":
+        interrupted = [r for r in tasks(store) if status(r) == "interrupted"]
+        if not interrupted:
+            raise NoInterruptedTaskError()
+        rec, now = interrupted[0], "interrupted"
+    if now != "interrupted":
+        raise TaskNotResumableError(rec.id, f"it is {now}, not interrupted: there is nothing to resume",
+                                    hint="`ucode task replay` re-runs a finished task from its log")
+    if rec.durability == "off" or rec.args_note:
+        raise TaskNotResumableError(rec.id, "its effects or arguments were not recorded",
+                                    hint="tasks run with --durability durable (or batched) can be resumed")
+    with store.read() as txn:
+        events = [EffectEvent._make(e) for e in stored.event_rows(txn, rec.id) if isinstance(e, list)]
+        overrides = stored.overrides(txn, rec.id)
+    obj, entry = load_task_code(runtime, rec, overrides)
+    log = TaskLog(store, rec.id, rec.durability, first_seq=len(events))
+    handler = _ResumeHandler(events, Recorder(on_event=log.on_event()))
+    outcome = execute(obj, list(codec.from_wire(rec.args)), dict(codec.from_wire(rec.kwargs)), handler,
+                      state=StoreState(store), task=rec.id, context=runtime.running(entry))
+    log.finish(outcome, resumed=True)
+    return rec.id, outcome.result, outcome.error
