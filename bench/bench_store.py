@@ -60,9 +60,13 @@ def build_store(n_defs: int, *, rebuild: bool) -> tuple[Path, dict[str, Any]]:
     meta_path = root / "meta.json"
     from ucode import codebase
 
+    try:
+        from ucode.store import TABLES as tables
+    except ImportError:  # a ucode from before the store package (an A/B run against an older commit)
+        tables = getattr(codebase, "_TABLES", ())
     # Rebuilt when the generator, the schema or the set of tables changes (not on every src/ edit).
     want = {"gen_version": gen.GEN_VERSION, "defs": n_defs, "files": files, "per_file": PER_FILE,
-            "schema": codebase.SCHEMA_VERSION, "tables": list(getattr(codebase, "_TABLES", ()))}
+            "schema": codebase.SCHEMA_VERSION, "tables": list(tables)}
     if not rebuild and meta_path.exists() and (store / "data.mdb").exists():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if all(meta.get(k) == v for k, v in want.items()):

@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ucode import edits, tasks
 from ucode.errors import NotANameError, StoreError
 from ucode.namespace import StoredNamespace
 from ucode.records import EVENT_FIELDS
@@ -36,7 +35,6 @@ from ucode.resolver import Resolver, known_version, resolve, resolve_name
 from ucode.store import SCHEMA_VERSION, Store
 from ucode.store import state as stored_state
 from ucode.store import tasks as stored_tasks
-from ucode.tasks import DURABILITY, SETTINGS, TaskReplay, TaskRun, TaskView
 
 if TYPE_CHECKING:
     from ucode.model import (
@@ -51,13 +49,22 @@ if TYPE_CHECKING:
         VersionInfo,
     )
     from ucode.runtime import Runtime
+    from ucode.tasks import TaskReplay, TaskRun, TaskView
 
-__all__ = [
-    "DURABILITY", "EVENT_FIELDS", "SCHEMA_VERSION", "SETTINGS", "STORE_DIR", "Codebase", "find_store",
-    "open_codebase",
-]
+__all__ = ["EVENT_FIELDS", "SCHEMA_VERSION", "STORE_DIR", "Codebase", "find_store", "open_codebase"]
+# also ``DURABILITY`` and ``SETTINGS`` (module ``__getattr__``, below)
 
 STORE_DIR = ".ucode"
+
+
+def __getattr__(name: str) -> Any:
+    # DURABILITY and SETTINGS are the tasks package's, imported on first use: start-up counts, and the
+    # read commands never import tasks, effects or replay.
+    if name in ("DURABILITY", "SETTINGS"):
+        from ucode import tasks
+
+        return getattr(tasks, name)
+    raise AttributeError(f"module 'ucode.codebase' has no attribute {name!r}")
 ProgressFn = Callable[[int, int, str], None]
 
 
@@ -134,32 +141,46 @@ class Codebase:
     def bind(self, name: str, target: str, *, version: str | None = None) -> list[Event]:
         """Bind ``name`` (an existing name or suffix, or a new full name) to ``target`` (``#hash`` or a
         name) in ``version`` (created from the default version if new). Returns the events written."""
+        from ucode import edits
+
         return edits.bind(self.store, name, target, version)
 
     def unbind(self, name: str, *, version: str | None = None) -> list[Event]:
         """Remove ``name`` from ``version`` (its parent's binding is hidden too)."""
+        from ucode import edits
+
         return edits.unbind(self.store, name, version)
 
     def alias(self, existing: str, new_name: str, *, version: str | None = None) -> list[Event]:
         """Bind ``new_name`` to the hash ``existing`` has: a second name for the same definition."""
+        from ucode import edits
+
         return edits.alias(self.store, existing, new_name, version)
 
     def move(self, old_name: str, new_name: str, *, version: str | None = None) -> list[Event]:
         """Rename: bind ``new_name`` to ``old_name``'s hash and unbind ``old_name``, in one step (free:
         nothing is re-hashed; dependents that call the old name keep their hash and see it unbound)."""
+        from ucode import edits
+
         return edits.move(self.store, old_name, new_name, version)
 
     def undo(self) -> UndoResult:
         """Undo the newest command that changed names (and is not undone yet), by appending its inverse
         events. Nothing is erased: ``history`` shows both; repeated ``undo`` goes further back."""
+        from ucode import edits
+
         return edits.undo(self.store)
 
     def create_version(self, version: str, *, parent: str | None = None) -> list[Event]:
         """Create ``version`` from ``parent`` (default: the default version)."""
+        from ucode import edits
+
         return edits.new_version(self.store, version, parent)
 
     def use_version(self, version: str) -> list[Event]:
         """Make ``version`` the default one (what commands use without ``--version``)."""
+        from ucode import edits
+
         return edits.use(self.store, version)
 
     # -------------------------------------------------------------------------------- reading
@@ -253,6 +274,8 @@ class Codebase:
             return queries.versions(txn)
 
     def default_version(self) -> str:
+        from ucode import edits
+
         return edits.default_version(self.store)
 
     def stats(self) -> dict[str, Any]:
@@ -273,20 +296,28 @@ class Codebase:
 
     def config(self) -> dict[str, Any]:
         """The store's settings (:data:`SETTINGS`): what is set, else the default."""
-        return edits.config(self.store, SETTINGS)
+        from ucode import edits, tasks
+
+        return edits.config(self.store, tasks.SETTINGS)
 
     def set_config(self, key: str, value: str | None) -> dict[str, Any]:
         """Set one setting (``None``: back to its default); returns all of them."""
-        return edits.set_config(self.store, SETTINGS, key, value)
+        from ucode import edits, tasks
+
+        return edits.set_config(self.store, tasks.SETTINGS, key, value)
 
     # ---------------------------------------------------------------------------- world state
 
     def state_get(self, key: str) -> Any:
         """The value of world-state ``key`` (wire form; None if unset)."""
+        from ucode import tasks
+
         return tasks.StoreState(self.store).state_get(key)
 
     def state_write(self, key: str, value: Any, *, task: str | None = None, delete: bool = False) -> None:
         """Set (or delete) world-state ``key``: the write is appended to the state log, in one transaction."""
+        from ucode import tasks
+
         tasks.StoreState(self.store).state_write(key, value, task=task, delete=delete)
 
     def state_at(self, seq: int | None = None) -> dict[str, Any]:
@@ -337,22 +368,31 @@ class Codebase:
                  **kwargs: Any) -> TaskRun:
         """Run a stored function as a recorded task; see :mod:`ucode.tasks`. ``durability`` (durable,
         batched or off) defaults to the store's setting (``ucode config durability``), else batched."""
+        from ucode import tasks
+
         mode = durability or self.config()["durability"]
         return tasks.run_task(self.store, self.runtime, ref, list(args), kwargs, version=version, durability=mode)
 
     def resume(self, task_id: str) -> TaskRun:
         """Finish an interrupted task: its recorded effects are served from the log (not performed
         again), the rest run live and are recorded. ``last``: the newest interrupted task."""
+        from ucode import tasks
+        from ucode.tasks import TaskRun
+
         return TaskRun(*tasks.resume_task(self.store, self.runtime, task_id))
 
     def replay(self, task_id: str, *, use: dict[str, str] | None = None) -> TaskReplay:
         """Replay a recorded task exactly (every effect served from its log); ``use`` swaps names
         (name -> version label or ``#hash``) for this replay only."""
+        from ucode import tasks
+
         return tasks.replay_task(self.store, self.runtime, task_id, use)
 
     def replay_all(self, *, name: str | None = None, use: dict[str, str] | None = None) -> list[TaskReplay]:
         """Replay every finished, replayable task (of entry point ``name``), each with ``use`` swapped:
         a regression test from recorded traffic. Each result says how it changed (``TaskReplay.change``)."""
+        from ucode import tasks
+
         return tasks.replay_all(self.store, self.runtime, name, use)
 
     # ---------------------------------------------------------------------------------- tasks
@@ -360,15 +400,21 @@ class Codebase:
     def task(self, task_id: str) -> dict[str, Any]:
         """A task's record (``records.TaskRecord`` as stored); a unique prefix of its id works too, and
         ``last`` is the newest task."""
+        from ucode import tasks
+
         return tasks.find_task(self.store, task_id).to_stored()
 
     def task_view(self, task_id: str) -> TaskView:
         """Everything ``task show`` shows of a task: record, status, decoded arguments and result, effects."""
+        from ucode import tasks
+
         return tasks.task_view(self.store, task_id)
 
     def task_events(self, task_id: str) -> list[dict[str, Any]]:
         """A task's recorded effects, in order, as maps (field names: :data:`EVENT_FIELDS`). A record
         that cannot be decoded is reported in place (``{"seq": ..., "corrupt": message}``)."""
+        from ucode import tasks
+
         return tasks.event_maps(self.store, task_id)
 
     def task_event_rows(self, task_id: str) -> list[list[Any] | dict[str, Any]]:
@@ -378,6 +424,8 @@ class Codebase:
 
     def tasks(self) -> list[dict[str, Any]]:
         """Every task record, newest first."""
+        from ucode import tasks
+
         return [r.to_stored() for r in tasks.tasks(self.store)]
 
     def task_list(self, *, failed: bool = False, name: str | None = None,
@@ -385,6 +433,8 @@ class Codebase:
         """Task summaries (id, name, status, version, times, hashes), newest first: only failed or
         interrupted ones with ``failed``, only those of entry point ``name`` (a full name or a suffix),
         only those started at or after the timestamp ``since``."""
+        from ucode import tasks
+
         return tasks.task_list(self.store, failed=failed, name=name, since=since)
 
     def log_lines(self, *, task: str | None = None, name: str | None = None, since: float | None = None,
@@ -392,19 +442,27 @@ class Codebase:
         """The log lines (``effects.log``) of recorded tasks, oldest first, as ``{task, name, seq, started,
         line}``: of one ``task``, of the tasks of entry point ``name``, of tasks started at or after
         ``since``, lines containing ``grep``."""
+        from ucode import tasks
+
         return tasks.log_lines(self.store, task=task, name=name, since=since, grep=grep)
 
     def task_prune(self, older_than: float) -> int:
         """Delete finished tasks that started before ``older_than`` (a timestamp), with their events."""
+        from ucode import tasks
+
         return tasks.prune(self.store, older_than)
 
     def route_task(self, task_id: str, name: str, target: str) -> tuple[str, str, str]:
         """Make ``name`` resolve to ``target`` (a version label or ``#hash``) in every later replay of the
         task (``route set``): returns (task id, full name, hash)."""
+        from ucode import tasks
+
         return tasks.route_task(self.store, task_id, name, target)
 
     def task_override(self, task_id: str, name: str, target: str | None) -> None:
         """Make the full name ``name`` resolve to hash ``target`` in this task's replays; None removes it."""
+        from ucode import tasks
+
         tid = tasks.find_task(self.store, task_id).id
         with self.store.write() as txn:
             stored_tasks.set_override(txn, tid, name, target)

@@ -374,3 +374,24 @@ def test_import_time_warnings_and_tracebacks_show_the_importer_not_the_loader(tm
     assert out.splitlines() == ["[('m.py', 2, 'noisy is deprecated')]",
                                 "[('<string>', '<module>', 11), ('m.py', 'load_broken', 5), "
                                 "('broken.py', '<module>', 2)]"]
+
+
+@pytest.mark.parametrize("deleted", [False, True], ids=["files-there", "files-gone"])
+@pytest.mark.parametrize("via", VIAS)
+def test_pkgutil_lists_a_stored_packages_submodules_even_once_its_files_are_gone(tmp_path: Path, via: str,
+                                                                                   deleted: bool) -> None:
+    """Plugin discovery by ``pkgutil.iter_modules(pkg.__path__)`` / ``walk_packages`` finds what the files
+    held, also when the store is all there is."""
+    out = same(tmp_path, {
+        "plug/__init__.py": "",
+        "plug/alpha.py": "NAME = 'alpha'\n",
+        "plug/beta/__init__.py": "",
+        "plug/beta/inner.py": "NAME = 'inner'\n",
+        "plug/a_b.py": "NAME = 'a_b'\n",
+    }, "plug", """
+        import pkgutil
+        print([(i.name, i.ispkg) for i in pkgutil.iter_modules(m.__path__)])
+        print([i.name for i in pkgutil.walk_packages(m.__path__, "plug.")])
+    """, via, delete_sources=deleted)
+    assert out.splitlines() == ["[('a_b', False), ('alpha', False), ('beta', True)]",
+                                "['plug.a_b', 'plug.alpha', 'plug.beta', 'plug.beta.inner']"]

@@ -71,7 +71,13 @@ class StoreLoader:
                                               is_package=prog.package, loader_state=ph)
         spec.has_location = True
         if prog.package:
-            spec.submodule_search_locations = [os.path.dirname(prog.path)]
+            where = os.path.dirname(prog.path)
+            spec.submodule_search_locations = [where]
+            if rt.package_dirs.get(where) != fullname:
+                # its directory lists its stored submodules (runtime._paths): drop the finder the
+                # directory had before, so that the hook makes one
+                rt.package_dirs[where] = fullname
+                sys.path_importer_cache.pop(where, None)
         return spec
 
     # ------------------------------------------------------------------------------ loading

@@ -42,6 +42,7 @@ from ucode.runtime._compile import (
 )
 from ucode.runtime._exec import object_in
 from ucode.runtime._loader import StoreLoader
+from ucode.runtime._paths import PackageDirectory, path_hook
 from ucode.runtime._snapshot import Snapshot
 
 __all__ = ["CACHE_TAG", "Entry", "Runtime", "code_key"]
@@ -91,6 +92,8 @@ class Runtime:
         self._namespaces: set[str] = set()
         self._everything = False
         self._entries: dict[tuple[str, str | None], tuple[int, Any, Entry]] = {}
+        self.package_dirs: dict[str, str] = {}  # directory of a stored package -> its name (_paths)
+        self._path_hook = path_hook(self)
 
     # ---------------------------------------------------------------------------------------- API
 
@@ -211,6 +214,11 @@ class Runtime:
         with self._lock:
             if self.loader in sys.meta_path:
                 sys.meta_path.remove(self.loader)
+            if self._path_hook in sys.path_hooks:
+                sys.path_hooks.remove(self._path_hook)
+            for path, finder in list(sys.path_importer_cache.items()):
+                if isinstance(finder, PackageDirectory) and finder.runtime is self:
+                    del sys.path_importer_cache[path]
             for name, mod in list(sys.modules.items()):
                 if getattr(getattr(mod, "__spec__", None), "loader", None) is self.loader:
                     del sys.modules[name]
@@ -238,6 +246,8 @@ class Runtime:
     # -------------------------------------------------------------------- publishing, activating
 
     def _install(self) -> None:
+        if self._path_hook not in sys.path_hooks:
+            sys.path_hooks.insert(0, self._path_hook)
         if not sys.meta_path or sys.meta_path[0] is not self.loader:
             if self.loader in sys.meta_path:
                 sys.meta_path.remove(self.loader)
