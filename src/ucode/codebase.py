@@ -370,7 +370,7 @@ class Codebase:
         batched or off) defaults to the store's setting (``ucode config durability``), else batched."""
         from ucode import tasks
 
-        mode = durability or self.config()["durability"]
+        mode = tasks.durability(self.store, durability)
         return tasks.run_task(self.store, self.runtime, ref, list(args), kwargs, version=version, durability=mode)
 
     def resume(self, task_id: str) -> TaskRun:

@@ -7,8 +7,6 @@ Rule: resolution reads a version chain (the materialized tables or the fold of t
 
 from __future__ import annotations
 
-import difflib
-
 from ucode.errors import AmbiguousNameError, HashNotFoundError, NameNotFoundError, VersionError
 from ucode.namespace import VersionChain
 from ucode.records import DefinitionRecord
@@ -63,6 +61,8 @@ def follow_import(ns: VersionChain, txn: Txn, version: str, name: str) -> tuple[
 
 
 def _similar(txn: Txn, name: str) -> list[str]:
+    import difflib  # only for an error message: not on the path of every run
+
     leaf = name.rpartition(".")[2].lower()
     leaves = stored.all_leaves(txn)
     close = difflib.get_close_matches(leaf, [x.lower() for x in leaves], n=3, cutoff=0.7)

@@ -14,7 +14,6 @@ found). Every other path is left to the hooks after this one.
 from __future__ import annotations
 
 import os
-import pkgutil
 import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -24,10 +23,15 @@ if TYPE_CHECKING:
 
 __all__ = ["PackageDirectory", "path_hook"]
 
-# What pkgutil.iter_modules lists of one path entry's finder (a FileFinder: the directory's files);
-# undocumented, but in pkgutil since Python 2.5.
-_iter_importer_modules: Callable[[Any, str], Iterator[tuple[str, bool]]] = (
-    pkgutil.iter_importer_modules)  # type: ignore[attr-defined]
+
+
+def _iter_importer_modules(finder: Any, prefix: str) -> Iterator[tuple[str, bool]]:
+    """What pkgutil.iter_modules lists of one path entry's finder (a FileFinder: the directory's files).
+    Undocumented, but in pkgutil since Python 2.5; imported when a package is listed, not at start-up."""
+    import pkgutil
+
+    found: Iterator[tuple[str, bool]] = pkgutil.iter_importer_modules(finder, prefix)  # type: ignore[attr-defined]
+    return found
 
 
 class PackageDirectory:

@@ -20,33 +20,54 @@ interrupted task, :mod:`._query` reads tasks back. Rule: durability modes and ta
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ucode.replay import Recorder
 from ucode.runtime import Runtime, check_arguments
-from ucode.store import Store
+from ucode.store import Store, settings
 from ucode.tasks._execute import Outcome, execute
 from ucode.tasks._persist import StoreState, TaskLog
 from ucode.tasks._plan import DURABILITY, SETTINGS, check_durability, new_task_id, plan
-from ucode.tasks._query import (
-    TaskView,
-    event_maps,
-    find_task,
-    log_lines,
-    prune,
-    status,
-    summary,
-    task_list,
-    task_view,
-    tasks,
-)
-from ucode.tasks._replay import TaskReplay, replay_all, replay_task, route_task
-from ucode.tasks._resume import resume_task
+
+if TYPE_CHECKING:
+    from ucode.tasks._query import (
+        TaskView,
+        event_maps,
+        find_task,
+        log_lines,
+        prune,
+        status,
+        summary,
+        task_list,
+        task_view,
+        tasks,
+    )
+    from ucode.tasks._replay import TaskReplay, replay_all, replay_task, route_task
+    from ucode.tasks._resume import resume_task
+
+# Reading, replaying and resuming tasks are imported on first use: a run needs none of them (start-up).
+_LAZY = {
+    **dict.fromkeys(("TaskView", "event_maps", "find_task", "log_lines", "prune", "status", "summary",
+                     "task_list", "task_view", "tasks"), "ucode.tasks._query"),
+    **dict.fromkeys(("TaskReplay", "replay_all", "replay_task", "route_task"), "ucode.tasks._replay"),
+    "resume_task": "ucode.tasks._resume",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ucode.tasks' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "DURABILITY", "SETTINGS", "Outcome", "StoreState", "TaskReplay", "TaskRun", "TaskView", "check_durability",
-    "event_maps", "execute", "find_task", "log_lines", "new_task_id", "prune", "replay_all", "replay_task",
-    "resume_task", "route_task", "run_task", "status", "summary", "task_list", "task_view", "tasks",
+    "durability", "event_maps", "execute", "find_task", "log_lines", "new_task_id", "prune", "replay_all",
+    "replay_task", "resume_task", "route_task", "run_task", "status", "summary", "task_list", "task_view", "tasks",
 ]
 
 
@@ -56,6 +77,16 @@ class TaskRun(NamedTuple):
     id: str
     result: Any
     error: BaseException | None
+
+
+def durability(store: Store, asked: str | None) -> str:
+    """The durability of a run: ``asked``, else the store's setting (``ucode config durability``), else
+    the default."""
+    if asked is not None:
+        return check_durability(asked)
+    with store.read() as txn:
+        found = settings.load_config(txn).get("durability")
+    return check_durability(found if isinstance(found, str) else SETTINGS["durability"][0])
 
 
 def run_task(store: Store, runtime: Runtime, ref: str, args: list[Any], kwargs: dict[str, Any], *,

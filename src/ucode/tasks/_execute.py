@@ -7,7 +7,6 @@ can execute a task and hand its events and outcome back.
 
 from __future__ import annotations
 
-import traceback as _traceback
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, NamedTuple
 
@@ -40,4 +39,6 @@ def execute(obj: Any, args: list[Any], kwargs: dict[str, Any], handler: effects.
         try:
             return Outcome(call(obj, args, kwargs), None, None)
         except Exception as exc:
-            return Outcome(None, exc, "".join(_traceback.format_exception(exc)))
+            import traceback  # only when the code raised (traceback imports textwrap: start-up counts)
+
+            return Outcome(None, exc, "".join(traceback.format_exception(exc)))
