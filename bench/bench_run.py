@@ -9,6 +9,9 @@
 * ``closure load``: loading (resolving, reading and executing) a module of 1,000 definitions: first time
   in a fresh runtime (compiled code from the store's cache), first time with no cached code (compiles),
   and again when nothing changed (the runtime's cache).
+* ``integrity``: the same first load with the load-time integrity checks (the program's hash over its
+  stored fields, the digest of each cached code entry and of each statement text read) vs with them
+  replaced by unchecked reads, interleaved. Goal: under 5% (issue 10).
 * ``mounted import``: importing every module of an installed package of 50+ modules (rich) from the store
   through ``ucode.mount``, vs importing it from its files with bytecode cached, each in a fresh process,
   timing the import statements only (interleaved). Goal: at most 1.5x.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -164,7 +168,14 @@ def closure_load(quick: bool, reps: int) -> list[Row]:
     with Codebase(store) as cb:
         cb.function("chain.f0")
         s_cached = time_call(lambda: cb.function("chain.f0"), reps * 20, warmup=2)
+    # Interleaved pairs, and the median of the per-pair ratios: a difference of a few percent is below the
+    # noise of separate medians on a shared machine.
+    s_checked, s_unchecked = time_pairs([first, lambda: _unchecked(first)], reps * 8, warmup=1)
+    cost = statistics.median(c / u for c, u in zip(s_checked.times, s_unchecked.times, strict=True))
     return [
+        Row("run", f"load {n} definitions, first time: integrity checks vs none", ms(s_checked.median),
+            ms(s_unchecked.median), f"{cost:.3f}x", "< 1.05x", cost < 1.05,
+            {"checked": s_checked.to_dict(), "unchecked": s_unchecked.to_dict(), "ratio": cost}),
         Row("run", f"load a module of {n} definitions, first time (cached code)", ms(s_first.median), "",
             f"{s_first.median / n * 1e6:.0f} us/def", "", None, {"samples": s_first.to_dict(), "n": n}),
         Row("run", f"load a module of {n} definitions, first time, compiling", ms(s_compile.median), "",
@@ -172,6 +183,34 @@ def closure_load(quick: bool, reps: int) -> list[Row]:
         Row("run", f"load a module of {n} definitions, again (nothing changed)", ms(s_cached.median), "",
             "", "", None, {"samples": s_cached.to_dict(), "n": n}),
     ]
+
+
+def _unchecked(fn: Any) -> Any:
+    """``fn()`` with the store's load-time integrity checks replaced by plain reads (the baseline of the
+    integrity row: what a load costs without them)."""
+    from ucode.records import Program
+    from ucode.store import _backend, definitions, modules
+
+    saved = modules.load_program, definitions.load_code, definitions.expect_text
+
+    def load_program(txn: Any, h: str) -> Program | None:
+        rec = _backend.load_map(txn, "programs", h)
+        return None if rec is None else Program.from_stored(h, rec)
+
+    def load_code(txn: Any, code_key: str) -> bytes | None:
+        raw = txn.get("code", code_key.encode())
+        return None if raw is None else raw[4 + 32:]
+
+    def expect_text(txn: Any, digest: str) -> str:
+        found = definitions.load_text(txn, digest)
+        assert found is not None
+        return found
+
+    modules.load_program, definitions.load_code, definitions.expect_text = load_program, load_code, expect_text
+    try:
+        return fn()
+    finally:
+        modules.load_program, definitions.load_code, definitions.expect_text = saved
 
 
 _IMPORT_TIMER = """

@@ -342,3 +342,44 @@ def test_closure_hashes_do_not_depend_on_root_order(edges: dict[str, list[str | 
     start = rnd.choice(roots)
     partial = hashing.closure_hashes([start], _graph(edges))
     assert all(reference[h] == v for h, v in partial.items())
+
+
+# ------------------------------------------------------------------------------------------ deep trees
+
+_leaves = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=40) | st.binary(max_size=40)
+_values = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=20) | st.tuples(inner, inner)
+                       | st.dictionaries(st.text(max_size=8), inner, max_size=5), max_leaves=60)
+
+
+@given(_values)
+@settings(max_examples=300, deadline=None)
+def test_the_deep_encoder_is_msgpack_byte_for_byte(value: object) -> None:
+    import msgpack
+
+    assert hashing._pack_deep(value) == msgpack.packb(value, use_bin_type=True)
+
+
+def test_a_tree_deeper_than_msgpack_allows_still_hashes_and_only_by_its_content() -> None:
+    import msgpack
+
+    def nest(depth: int, leaf: str) -> list[object]:
+        tree: list[object] = ["Name", leaf]
+        for _ in range(depth):
+            tree = ["BinOp", "+", tree, ["Int", 1]]
+        return tree
+
+    with pytest.raises(ValueError, match="recursion limit"):
+        msgpack.packb(nest(2_000, "x"))
+    a = hashing.definition_hash("function", nest(2_000, "x"), [], [], name="m.f")
+    assert a == hashing.definition_hash("function", nest(2_000, "x"), [], [], name="m.f")
+    assert a != hashing.definition_hash("function", nest(2_000, "y"), [], [], name="m.f")
+    assert a != hashing.definition_hash("function", nest(1_999, "x"), [], [], name="m.f")
+
+
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=8), st.text(max_size=8), st.integers(1, 10**6)), max_size=30),
+       st.booleans(), st.lists(st.sampled_from(sorted(hashing.FUTURE_FEATURES)), unique=True))
+def test_the_hash_of_stored_rows_is_the_module_hash(stmts: list[tuple[str, str, int]], package: bool,
+                                                   futures: list[str]) -> None:
+    rows = [[h, d, line, ["name"], "value"] for h, d, line in stmts]  # as the programs table stores them
+    assert hashing.module_hash_of_rows("m", package=package, path="m.py", futures=futures, rows=rows) == \
+        hashing.module_hash("m", package=package, path="m.py", futures=futures, statements=stmts)

@@ -21,13 +21,14 @@ The layers and the path of one ``add`` and one ``run`` through them: ``docs/arch
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ucode.errors import NotANameError, StoreError
+from ucode.errors import NotANameError, StoreError, UntrustedStoreError
 from ucode.namespace import StoredNamespace
 from ucode.records import EVENT_FIELDS
 from ucode.refs import parse_ref
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
         DefinitionView,
         DiffEntry,
         Event,
-        Match,
+        Matches,
         UndoResult,
         VerifyResult,
         VersionInfo,
@@ -70,7 +71,8 @@ ProgressFn = Callable[[int, int, str], None]
 
 def find_store(store: str | os.PathLike[str] | None = None, *, cwd: Path | None = None) -> tuple[Path, bool]:
     """Where the store is: ``store``, else ``$UCODE_STORE``, else the nearest ``.ucode/`` upward from
-    ``cwd`` (as git finds ``.git``). Returns (path, exists); a new store goes in ``cwd/.ucode``."""
+    ``cwd`` (as git finds ``.git``). Returns (path, exists); a new store goes in ``cwd/.ucode``. A store
+    found by walking up that another user owns is refused (:class:`UntrustedStoreError`) unless trusted."""
     if store is None:
         store = os.environ.get("UCODE_STORE") or None
     if store is not None:
@@ -80,8 +82,34 @@ def find_store(store: str | os.PathLike[str] | None = None, *, cwd: Path | None 
     for d in (here, *here.parents):
         candidate = d / STORE_DIR
         if (candidate / "data.mdb").exists():
+            _check_owner(candidate)
             return candidate, True
     return here / STORE_DIR, False
+
+
+def _trusted() -> list[str]:
+    """Stores the user trusts although another user owns them: ``$UCODE_SAFE_STORES`` (paths separated
+    by ``os.pathsep``, or ``*``) and the lines of ``~/.config/ucode/safe-stores``."""
+    out = [p for p in os.environ.get("UCODE_SAFE_STORES", "").split(os.pathsep) if p]
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "ucode" / "safe-stores"
+    with contextlib.suppress(OSError):
+        out += [line.strip() for line in config.read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    return out
+
+
+def _check_owner(store: Path) -> None:
+    """Refuse a store found by walking up that another user owns (git's ``safe.directory``): its code would
+    run as this user. A store named explicitly (``--store``, ``$UCODE_STORE``) is the user's choice."""
+    if not hasattr(os, "geteuid"):
+        return
+    me, owner = os.geteuid(), store.stat().st_uid
+    if owner == me:
+        return
+    trusted = _trusted()
+    if "*" in trusted or any(os.path.realpath(t) == os.path.realpath(store) for t in trusted):
+        return
+    raise UntrustedStoreError(str(store), owner, me)
 
 
 def open_codebase(store: str | os.PathLike[str] | None = None, *, create: bool = True) -> Codebase:
@@ -207,8 +235,9 @@ class Codebase:
         with self.store.read() as txn:
             return queries.view(txn, ref, version)
 
-    def find(self, query: str, *, version: str | None = None, limit: int = 50) -> list[Match]:
-        """Names in ``version`` containing ``query`` (case-insensitive), best matches first."""
+    def find(self, query: str, *, version: str | None = None, limit: int | None = 50) -> Matches:
+        """Names in ``version`` containing ``query`` (case-insensitive), best matches first: at most
+        ``limit`` (None: all); ``.total`` is how many matched."""
         from ucode.resolver import _queries as queries
 
         with self.store.read() as txn:
@@ -285,12 +314,14 @@ class Codebase:
             counts = {t: txn.count(t) for t in ("defs", "bind", "log", "versions", "modules", "programs")}
         return {"path": str(self.path), **self.store.info(), "schema": SCHEMA_VERSION, **counts}
 
-    def verify(self) -> VerifyResult:
-        """Re-hash every stored program and definition from its text, and rebuild the names from the log;
-        report every difference. See :func:`ucode.ingest.verify`."""
+    def verify(self, *, repair: bool = False) -> VerifyResult:
+        """Re-hash every stored program and definition from its text, rebuild the names from the log, check
+        every cached code object and every task, event and state record; report every difference. With
+        ``repair``, drop the damaged cache entries (compiled again on the next run). See
+        :func:`ucode.ingest.verify`."""
         from ucode import ingest
 
-        return ingest.verify(self.store)
+        return ingest.verify(self.store, repair=repair)
 
     # ------------------------------------------------------------------------------- settings
 

@@ -10,6 +10,10 @@ Types are kept by *tagging*, not by pickling: an enum or dataclass is recorded a
 and its fields, and rebuilt from the type the decoder is given (an effect's return annotation), or, when
 no type is given, from an already imported type of that name; otherwise it comes back as a :class:`Record`
 (attribute access on the recorded fields). Nothing ever executes code from the recorded bytes.
+
+A secret effect's result is recorded *sealed* (:func:`seal`): a tag holding the id of the key and a keyed
+blake3 digest of the value's encoding, never the value. It decodes to :class:`Secret`, shown as
+``<secret>``.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import msgpack
 
 from ucode.errors import SerializationError
 
-__all__ = ["Record", "SerializationError", "decode", "encode", "from_wire", "to_wire"]
+__all__ = ["SECRET_TEXT", "Record", "Secret", "SerializationError", "decode", "encode", "from_wire", "is_sealed",
+           "key_id", "seal", "seal_error", "sealed_key_id", "to_wire"]
 
 # msgpack extension type codes: stable, part of the recorded format.
 (_DATETIME, _DATE, _TIME, _TIMEDELTA, _DECIMAL, _UUID, _TUPLE, _SET, _ENUM, _DATACLASS, _FROZENSET,
- _BIGINT) = range(1, 13)
+ _BIGINT, _SECRET) = range(1, 14)
 _INT_RANGE = (-(2**63), 2**64 - 1)  # what msgpack's int format holds
 
 
@@ -45,6 +50,73 @@ class Record:
             return self.fields[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+class Secret:
+    """A sealed value as it reads back (:func:`seal`): shown as ``<secret>``; ``sealed`` is the key id and
+    the keyed digest, which tell nothing of the value without the key."""
+
+    __slots__ = ("sealed",)
+
+    def __init__(self, sealed: bytes) -> None:
+        self.sealed = sealed
+
+    def __repr__(self) -> str:
+        return SECRET_TEXT
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.sealed == self.sealed
+
+    def __hash__(self) -> int:
+        return hash(self.sealed)
+
+
+SECRET_TEXT = "<secret>"
+"""How a secret is shown everywhere (``task show``, ``--json``, ``TaskView.to_dict``)."""
+KEY_ID_BYTES = 8
+_KEY_ID_CONTEXT = b"ucode secret key id\0"
+_DIGEST_CONTEXT = b"ucode secret v1\0"
+
+
+def key_id(key: bytes) -> bytes:
+    """A short id of a secret key (a keyed digest of a constant): which key sealed a value, revealing
+    nothing of the key."""
+    import blake3  # only for secret effects
+
+    return blake3.blake3(_KEY_ID_CONTEXT, key=key).digest(length=KEY_ID_BYTES)
+
+
+def _sealed(data: bytes, key: bytes) -> msgpack.ExtType:
+    import blake3
+
+    return msgpack.ExtType(_SECRET, key_id(key) + blake3.blake3(_DIGEST_CONTEXT + data, key=key).digest())
+
+
+def seal(value: Any, key: bytes, *, where: str = "value") -> msgpack.ExtType:
+    """``value`` in sealed wire form: the id of ``key`` (32 bytes) and the keyed blake3 digest of its
+    encoding. Equal values sealed with one key are equal; without the key a sealed value reveals nothing."""
+    return _sealed(_pack(value, where), key)
+
+
+def seal_error(exc: BaseException, key: bytes) -> dict[str, str]:
+    """A secret effect's exception as recorded: its type and module, ``<secret>`` for its message, and the
+    sealed ``[type, module, message]`` (hex) under ``secret``."""
+    t = type(exc)
+    sealed = _sealed(_pack([t.__qualname__, t.__module__, str(exc)], "an exception"), key)
+    return {"type": t.__qualname__, "module": t.__module__, "message": SECRET_TEXT, "secret": sealed.data.hex()}
+
+
+def is_sealed(wire: Any) -> bool:
+    """Whether a recorded value (wire form) is sealed."""
+    return type(wire) is msgpack.ExtType and wire.code == _SECRET
+
+
+def sealed_key_id(wire: msgpack.ExtType | str) -> bytes:
+    """The key id a sealed value (or a sealed error's ``secret``, hex) was sealed with."""
+    data = bytes.fromhex(wire) if isinstance(wire, str) else wire.data
+    return data[:KEY_ID_BYTES]
 
 
 def _qualname(t: type) -> str:
@@ -169,6 +241,8 @@ def _ext_hook(code: int, data: bytes) -> Any:
         name, value = _unpack(data)
         t = _find_type(name)
         return t(value) if t is not None and issubclass(t, enum.Enum) else Record(name, {"value": value})
+    if code == _SECRET:
+        return Secret(data)
     if code == _DATACLASS:
         name, fields = _unpack(data)
         t = _find_type(name)

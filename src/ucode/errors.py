@@ -17,6 +17,7 @@ __all__ = [
     "DefinitionFailedError",
     "DivergenceError",
     "HashNotFoundError",
+    "InvalidEffectError",
     "InvalidJsonArgumentError",
     "InvalidKeywordError",
     "InvalidNameError",
@@ -37,10 +38,15 @@ __all__ = [
     "NothingToUndoError",
     "ReboundToModuleWithoutProgramError",
     "RunError",
+    "SecretKeyError",
     "SerializationError",
     "SourceError",
     "StoreCorruptError",
+    "StoreDamagedError",
     "StoreError",
+    "StoreFullError",
+    "StoreIntegrityError",
+    "StoreReadOnlyError",
     "StoreVersionError",
     "StrictModeError",
     "TaskNotFoundError",
@@ -50,6 +56,7 @@ __all__ = [
     "UnhandledEffectError",
     "UnknownDurabilityError",
     "UnknownSettingError",
+    "UntrustedStoreError",
     "UsageError",
     "VersionError",
     "VersionExistsError",
@@ -280,6 +287,70 @@ class StoreCorruptError(StoreError):
     http_status = 500
 
 
+class StoreDamagedError(StoreCorruptError):
+    """The store's data file is damaged (truncated, emptied, not a file): the store is refused, never
+    reset. ``reason`` says what is wrong."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"the store at {path} is damaged: {reason}; it was not opened, and nothing was written",
+                         hint="restore the .ucode directory from a backup (or from another clone); to start over, "
+                              "move it away and run `ucode add` again")
+        self.path = path
+        self.reason = reason
+
+
+class StoreIntegrityError(StoreCorruptError):
+    """What is stored is not what its hash (or digest) says: a text, a program record or a cached code
+    object was altered. Nothing from it runs. ``what`` names it, ``key`` where it is stored."""
+
+    def __init__(self, what: str, key: str, *, hint: str) -> None:
+        super().__init__(f"{what} does not match its hash: it was altered in the store ({key}); it was not run",
+                         hint=hint)
+        self.what = what
+        self.key = key
+
+
+class StoreReadOnlyError(StoreError):
+    """A write to a store that can only be read (its files or its file system are read-only)."""
+
+    def __init__(self, path: str, what: str = "this command writes to it") -> None:
+        super().__init__(f"the store at {path} is read-only ({what}); nothing was written",
+                         hint="reading commands (view, find, ls, history, task show, ...) work on it; give write "
+                              "access to the directory and its files to change it")
+        self.path = path
+
+
+class StoreFullError(StoreError):
+    """A write failed for lack of disk space (or the store reached its size limit): nothing was written."""
+
+    http_status = 507
+
+    def __init__(self, path: str, free: int | None, reason: str) -> None:
+        room = f"{free / 2**20:.1f} MiB free on its disk" if free is not None else "no free space left"
+        super().__init__(f"the store at {path} could not be written: {reason} ({room}); nothing was written, the "
+                         "store is as it was before the command",
+                         hint="free some disk space (`ucode task prune --older-than 30d` drops old tasks) and run "
+                              "the command again")
+        self.path = path
+        self.free = free
+
+
+class UntrustedStoreError(StoreError):
+    """A store found by walking up from the current directory belongs to another user: code planted there
+    would run as you (as git's ``safe.directory``, CVE-2022-24765)."""
+
+    http_status = 403
+
+    def __init__(self, path: str, owner: int, me: int) -> None:
+        super().__init__(f"the store at {path} belongs to another user (uid {owner}, you are {me}); it was found "
+                         "by looking in the parent directories, and is not used",
+                         hint=f"name it explicitly (--store {path} or UCODE_STORE={path}) or trust it: "
+                              f"UCODE_SAFE_STORES={path} (paths separated by ':', or '*'), or add the path as a "
+                              "line to ~/.config/ucode/safe-stores")
+        self.path = path
+        self.owner = owner
+
+
 class RunError(UcodeError):
     """Stored code cannot be loaded (not: the user's code raised while running; that propagates as is)."""
 
@@ -502,6 +573,26 @@ class UnhandledEffectError(UcodeError):
                  " or pass passthrough=True to perform unhandled effects for real",
         )
         self.name = name
+
+
+class InvalidEffectError(UcodeError):
+    """An effect is declared in a way that cannot work: ``name`` is the effect, ``reason`` says why (a
+    secret effect is performed again by every replay, so it cannot also write)."""
+
+    def __init__(self, name: str, reason: str, *, hint: str) -> None:
+        super().__init__(f"effect {name}: {reason}", hint=hint)
+        self.name = name
+        self.reason = reason
+
+
+class SecretKeyError(StoreError):
+    """The key of secret effects' digests cannot be used: ``source`` is where it comes from (the store's
+    key file, or ``UCODE_SECRET_KEY``), ``reason`` what is wrong with it. Nothing was recorded."""
+
+    def __init__(self, source: str, reason: str, *, hint: str) -> None:
+        super().__init__(f"the secret key ({source}) cannot be used: {reason}", hint=hint)
+        self.source = source
+        self.reason = reason
 
 
 class UsageError(UcodeError):

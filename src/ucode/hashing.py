@@ -45,6 +45,9 @@ __all__ = [
     "instance_key",
     "is_hash_ref",
     "module_hash",
+    "module_hash_of_rows",
+    "module_seal",
+    "seal_hash",
     "short",
     "statement_hash",
     "text_digest",
@@ -83,7 +86,40 @@ _BASE32_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz234567")
 
 
 def _pack(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    try:
+        return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    except ValueError as exc:  # msgpack refuses lists nested over ~512 deep (`1 + 1 + ...` of 1,000 terms)
+        if "recursion limit" not in str(exc):
+            raise
+        return _pack_deep(value)
+
+
+def _array_header(n: int, small: int, mid: int, big: int) -> bytes:
+    if n < 16:
+        return bytes([small | n])
+    return bytes([mid]) + n.to_bytes(2, "big") if n < 0x10000 else bytes([big]) + n.to_bytes(4, "big")
+
+
+def _pack_deep(value: Any) -> bytes:
+    """The bytes ``msgpack.packb(value, use_bin_type=True)`` would give if it had no nesting limit: lists,
+    tuples and dicts framed here, without recursion (msgpack's array and map headers), every other value
+    packed by msgpack. Only values msgpack refuses as too deep come here; a test checks it byte for byte
+    against msgpack on values it accepts."""
+    out = bytearray()
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            out += _array_header(len(item), 0x90, 0xDC, 0xDD)
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            out += _array_header(len(item), 0x80, 0xDE, 0xDF)
+            for k, v in reversed(list(item.items())):
+                stack.append(v)
+                stack.append(k)
+        else:
+            out += msgpack.packb(item, use_bin_type=True)
+    return bytes(out)
 
 
 _B32_PAIRS = [a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567"]
@@ -147,8 +183,29 @@ def module_hash(module: str, *, package: bool, path: str, futures: Sequence[str]
     (``__file__``), its ``from __future__`` features and, in file order, each statement as (statement
     hash, text digest, first line). It is over exactly what runs: a comment or docstring edit keeps every
     statement hash but makes a new program (the text that runs, and its lines, differ)."""
+    return _blake(module_seal(module, package=package, path=path, futures=futures, statements=statements))
+
+
+def module_seal(module: str, *, package: bool, path: str, futures: Sequence[str],
+                statements: Sequence[tuple[str, str, int]]) -> bytes:
+    """The bytes :func:`module_hash` hashes. The ``programs`` table stores them as they are (the record's
+    ``sealed`` field), so that loading a program checks its hash with one blake3 over them
+    (:func:`seal_hash`) instead of encoding the program again."""
     body = [[h, d, int(line)] for h, d, line in statements]
-    return _blake(_pack([MODULE_SCHEME, module, bool(package), path, sorted(futures), body]))
+    return _pack([MODULE_SCHEME, module, bool(package), path, sorted(futures), body])
+
+
+def seal_hash(sealed: bytes) -> str:
+    """The program hash of :func:`module_seal` bytes."""
+    return _blake(sealed)
+
+
+def module_hash_of_rows(module: str, *, package: bool, path: str, futures: Sequence[str],
+                        rows: Sequence[Sequence[Any]]) -> str:
+    """:func:`module_hash` of statements given as stored rows (``[hash, digest, line, ...]``: the first
+    three fields are hashed, as they are): how a program stored before programs were sealed (schema 3) is
+    checked."""
+    return _blake(_pack([MODULE_SCHEME, module, bool(package), path, sorted(futures), [r[:3] for r in rows]]))
 
 
 def instance_key(parts: Sequence[Any]) -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "DiffEntry",
     "Event",
     "Match",
+    "Matches",
     "SkippedStatement",
     "UndoResult",
     "VerifyResult",
@@ -143,6 +144,14 @@ class Match(_Dict):
     summary: str
 
 
+class Matches(list[Match]):
+    """What ``find`` returns: the best matches (a list), and ``total``, how many names matched in all."""
+
+    def __init__(self, matches: list[Match], total: int) -> None:
+        super().__init__(matches)
+        self.total = total
+
+
 @dataclass(frozen=True)
 class Binding(_Dict):
     """``name`` is bound to ``hash`` in ``version`` (``None``: not bound there, e.g. a missing dependency)."""
@@ -191,6 +200,9 @@ class VerifyResult(_Dict):
     checked: int
     problems: list[dict[str, str]]
     older: int = 0  # definitions stored under an older hash scheme: not re-hashed (re-add to upgrade)
+    repaired: list[dict[str, str]] = field(default_factory=list)  # what --repair fixed (not in problems)
+    records: int = 0  # task, event and state records decoded
+    code: int = 0  # cached code entries checked
 
     @property
     def ok(self) -> bool:

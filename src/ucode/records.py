@@ -59,11 +59,22 @@ class Program(NamedTuple):
 
     @classmethod
     def from_stored(cls, h: str, rec: Mapping[str, Any]) -> Program:
+        """The program of a stored record: a sealed one (schema 4: what is hashed is stored as the bytes
+        hashed, ``sealed``, and each statement's names and kind beside it, ``meta``) or one of schema 3
+        (every field in the record)."""
+        sealed = rec.get("sealed")
+        if sealed is not None:
+            import msgpack
+
+            _scheme, module, package, path, futures, rows = msgpack.unpackb(sealed, raw=False)
+            statements = tuple(Statement(r[0], r[1], r[2], tuple(m[0]), m[1])
+                               for r, m in zip(rows, rec["meta"], strict=True))
+        else:
+            module, package, path, futures = rec["module"], rec["package"], rec["path"], rec.get("futures", ())
+            statements = tuple(Statement(s[0], s[1], int(s[2]), tuple(s[3]), s[4]) for s in rec["statements"])
         return cls(
-            hash=h, module=rec["module"], package=bool(rec["package"]), path=rec["path"],
-            futures=tuple(rec.get("futures", ())),
-            statements=tuple(Statement(s[0], s[1], int(s[2]), tuple(s[3]), s[4]) for s in rec["statements"]),
-            slots=dict(rec.get("slots", {})), imports=tuple(rec.get("imports", ())),
+            hash=h, module=module, package=bool(package), path=path, futures=tuple(futures),
+            statements=statements, slots=dict(rec.get("slots", {})), imports=tuple(rec.get("imports", ())),
             used=tuple(rec.get("used", ())), annotations=bool(rec.get("annotations")), doc=rec.get("doc"),
             from_imports=dict(rec.get("from_imports", {})), stars=tuple(rec.get("stars", ())),
         )
@@ -71,8 +82,9 @@ class Program(NamedTuple):
     def to_stored(self) -> dict[str, Any]:
         from ucode import hashing
 
-        return {"scheme": hashing.MODULE_SCHEME, "module": self.module, "package": self.package, "path": self.path,
-                "futures": list(self.futures), "statements": [s.to_stored() for s in self.statements],
+        sealed = hashing.module_seal(self.module, package=self.package, path=self.path, futures=self.futures,
+                                     statements=[(s.hash, s.digest, s.line) for s in self.statements])
+        return {"sealed": sealed, "meta": [[list(s.names), s.kind] for s in self.statements],
                 "slots": dict(self.slots), "imports": list(self.imports), "used": list(self.used),
                 "annotations": self.annotations, "doc": self.doc, "from_imports": dict(self.from_imports),
                 "stars": list(self.stars)}
@@ -245,7 +257,8 @@ class TaskRecord(NamedTuple):
     """A task (the ``tasks`` table): what ran (entry name and hash, the closure hash, the programs of the
     stored modules its import ran, the names rebound in them), where (version and namespace log
     position), with what (arguments in recorded form; ``args_note`` when they could not be recorded), how
-    (durability, the process), and how it ended."""
+    (durability, the process: its PID, start time and boot, see ``tasks._process``; older records have
+    only the PID), and how it ended."""
 
     id: str
     entry: str
@@ -268,6 +281,8 @@ class TaskRecord(NamedTuple):
     error: Mapping[str, str] | None = None
     traceback: str | None = None
     resumed: bool = False
+    pid_start: int | None = None
+    boot: str | None = None
 
     @classmethod
     def from_stored(cls, rec: Mapping[str, Any]) -> TaskRecord:

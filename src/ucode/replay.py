@@ -6,12 +6,20 @@ nothing; it serves each effect from the recording, in order, and reports the fir
 asked for something else as a :class:`Divergence` a person can read. With the same code and the same
 recording, a replay returns the same result, always (a property test checks it).
 
+A *secret* effect (``@ucode.effect(secret=True)``, ``effects.secret``) is recorded sealed: a keyed digest of
+its result (:func:`ucode.codec.seal`), never the value. The replay performs it again (the one effect it
+performs) and checks the value against the digest: a different secret is a ``secret`` divergence that names
+the effect and never shows the value. Both handlers take the key as ``secret_key``, a function asked for
+it when the first secret effect comes (a task's comes from its store); without one they use a key made
+for this process (:func:`process_key`), so such a recording replays only in the process that made it.
+
 This module holds the mechanism only; tasks, their durable log in the store and the CLI build on it.
 """
 
 from __future__ import annotations
 
 import builtins
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -21,13 +29,24 @@ from typing import Any, NamedTuple, NoReturn, cast
 import msgpack
 
 from ucode import codec, effects
-from ucode.errors import DivergenceError
+from ucode.errors import DivergenceError, UcodeError
 from ucode.records import EVENT_FIELDS, error_of
 
 __all__ = [
     "EVENT_FIELDS", "Divergence", "DivergenceError", "EffectEvent", "Recorder", "Recording", "ReplayResult",
-    "ReplayedError", "Replayer", "record", "replay",
+    "ReplayedError", "Replayer", "hide_secrets", "process_key", "record", "replay",
 ]
+
+_process_key: bytes | None = None
+
+
+def process_key() -> bytes:
+    """A random secret key made for this process (kept in memory only): what handlers seal secrets with
+    when they are given no key."""
+    global _process_key
+    if _process_key is None:
+        _process_key = os.urandom(32)
+    return _process_key
 
 
 class EffectEvent(NamedTuple):
@@ -66,6 +85,14 @@ class EffectEvent(NamedTuple):
 assert EffectEvent._fields == EVENT_FIELDS, "records.EVENT_FIELDS is the stored row's order"
 
 
+def hide_secrets(text: str, secret_errors: Sequence[BaseException]) -> str:
+    """``text`` with the message of every exception a secret effect raised (sealed in its event) shown as
+    ``<secret>``: what a task's own error and traceback record when they repeat one."""
+    for message in {str(e) for e in secret_errors} - {""}:
+        text = text.replace(message, codec.SECRET_TEXT)
+    return text
+
+
 def _call_text(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str:
     parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
     return f"{name}({', '.join(parts)})"
@@ -93,13 +120,17 @@ def _rebuild_error(error: dict[str, str]) -> BaseException:
 
 class Recorder:
     """Live handler: perform every effect and record it. ``on_event`` (if given) sees each event as soon
-    as it is recorded: that is where a task log commits it."""
+    as it is recorded: that is where a task log commits it. A secret effect's result (or exception) is
+    recorded sealed with the key ``secret_key()`` returns (see the module doc)."""
 
     def __init__(self, on_event: Callable[[EffectEvent], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter, *,
+                 secret_key: Callable[[], bytes] | None = None) -> None:
         self.events: list[EffectEvent] = []
         self.on_event = on_event
         self.clock = clock
+        self.secret_key = secret_key or process_key
+        self.secret_errors: list[BaseException] = []  # raised by secret effects: their messages are secrets
         # Handlers compose: a task run inside ``ucode.testing.handle`` records what the test handler
         # answers, instead of performing the effect for real.
         self.outer = effects.handler()
@@ -112,16 +143,28 @@ class Recorder:
         if wire_args is None:
             wire_args = codec.to_wire(list(args), where=f"the arguments of effect {spec.name}")
         wire_kwargs = codec.to_wire(kwargs, where=f"the keyword arguments of effect {spec.name}") if kwargs else {}
+        # a secret effect: the key first (a key that cannot be used stops the effect before it is performed)
+        key = self.secret_key() if spec.secret else None
         clock = self.clock
         t0 = clock()
         try:
             result = perform() if self.outer is None else self.outer.handle(spec, args, kwargs, perform)
         except Exception as exc:
-            self._add(EffectEvent(len(self.events), spec.name, wire_args, wire_kwargs, None, error_of(exc),
+            if key is None:
+                error = error_of(exc)
+            else:
+                error = codec.seal_error(exc, key)
+                self.secret_errors.append(exc)
+            self._add(EffectEvent(len(self.events), spec.name, wire_args, wire_kwargs, None, error,
                                   spec.writes, clock() - t0))
             raise
         duration = clock() - t0
-        wire = result if codec.is_scalar(result) else codec.to_wire(result, where=f"the result of effect {spec.name}")
+        if key is not None:
+            wire = codec.seal(result, key, where=f"the result of effect {spec.name}")
+        elif codec.is_scalar(result):
+            wire = result
+        else:
+            wire = codec.to_wire(result, where=f"the result of effect {spec.name}")
         self._add(EffectEvent(len(self.events), spec.name, wire_args, wire_kwargs, wire, None, spec.writes, duration))
         return result
 
@@ -137,7 +180,9 @@ class Divergence:
 
     ``kind``: ``effect`` (the code asked for a different effect or arguments at ``index``), ``extra``
     (the code asked for more effects than were recorded), ``missing`` (it finished before using all of
-    them), ``result`` (same effects, different result or exception).
+    them), ``result`` (same effects, different result or exception), ``secret`` (a secret effect, performed
+    again, gave another value than the recorded digest: ``expected`` is the call, ``actual`` says how it
+    differs; neither holds the value).
     """
 
     kind: str
@@ -153,6 +198,8 @@ class Divergence:
             head = f"at effect {self.index}: the replay asked for {self.actual}, past the end of the recording"
         elif self.kind == "missing":
             head = f"the replay finished after {self.index} effects; the recording continues with {self.expected}"
+        elif self.kind == "secret":
+            head = f"at effect {self.index}: the secret {self.expected} {self.actual} (secret values are never shown)"
         else:
             head = f"same effects, different outcome: recorded {self.expected}, replayed {self.actual}"
         return head + ("\n" + self.diff if self.diff else "")
@@ -187,14 +234,21 @@ class Replayer:
     With ``logs_as_output`` (what task replays use), log lines are output, not part of the comparison: a
     replayed version may log more (its lines are collected in ``logs``, nothing is matched against the
     recording) or less (recorded lines it does not emit are skipped).
+
+    A recorded secret (sealed) is the one thing it performs: the effect runs again, and its value is
+    checked against the digest with the key ``secret_key()`` returns (see the module doc).
     """
 
-    def __init__(self, events: Sequence[Sequence[Any]], *, logs_as_output: bool = False) -> None:
+    def __init__(self, events: Sequence[Sequence[Any]], *, logs_as_output: bool = False,
+                 secret_key: Callable[[], bytes] | None = None) -> None:
         self.events = events if isinstance(events, list) else list(events)
         self.position = 0
         self.divergence: Divergence | None = None
         self.logs: list[str] = []
         self._log_name = _LOG if logs_as_output else None
+        self.secret_key = secret_key or process_key
+        self.fatal: UcodeError | None = None  # why the replay cannot go on (no usable key): raised by replay()
+        self.secret_errors: list[BaseException] = []  # raised again by secret effects
 
     def event(self, index: int) -> EffectEvent:
         """The recorded effect at ``index``, as an :class:`EffectEvent`."""
@@ -255,12 +309,49 @@ class Replayer:
             expected, actual = self.event(i).call_text(), _call_text(name, args, kwargs)
             self._diverge(Divergence("effect", i, expected, actual, _diff(expected, actual)))
         self.position = i + 1
-        if ev[_ERROR] is not None:
-            raise _rebuild_error(ev[_ERROR])
+        error = ev[_ERROR]
+        if error is not None:
+            if "secret" in error:
+                return self._secret(i, spec, args, kwargs, perform)
+            raise _rebuild_error(error)
         result = ev[_RESULT]
         if type(result) in _PLAIN:
             return result  # already the value: no codec round trip (most results are plain)
+        if codec.is_sealed(result):
+            return self._secret(i, spec, args, kwargs, perform)
         return codec.from_wire(result, spec.returns)
+
+    def _secret(self, i: int, spec: effects.EffectSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
+                perform: Callable[[], Any]) -> Any:
+        """A recorded secret: perform the effect again, check it against the recorded digest, return it.
+        Nothing of the value goes into a divergence: only the call (its arguments say which secret)."""
+        recorded_error: dict[str, str] | None = self.events[i][_ERROR]
+        recorded = recorded_error["secret"] if recorded_error is not None else self.events[i][_RESULT]
+        try:
+            key = self.secret_key()
+        except UcodeError as exc:  # raised in the code, which may catch it: replay() raises it again
+            self.fatal = exc
+            raise
+        call = _call_text(spec.name, args, kwargs)
+        if codec.sealed_key_id(recorded) != codec.key_id(key):
+            self._diverge(Divergence(
+                "secret", i, call, "was recorded with another secret key: it cannot be checked (replay with "
+                "the key it was recorded with: the store's secret.key, or the UCODE_SECRET_KEY it ran with)", ""))
+        how: str
+        try:
+            value = perform()
+        except Exception as exc:
+            if recorded_error is not None and codec.seal_error(exc, key)["secret"] == recorded:
+                self.secret_errors.append(exc)
+                raise  # the same exception, raised again by the effect itself
+            how = (f"raised {type(exc).__qualname__}, " + ("another exception than recorded" if recorded_error
+                                                           else "the recording returned a value"))
+        else:
+            if recorded_error is None and codec.seal(value, key, where=f"the result of effect {spec.name}") == recorded:
+                return value
+            how = ("returned a value, the recording raised " + recorded_error["type"] if recorded_error
+                   else "is not the one recorded: its value changed")
+        self._diverge(Divergence("secret", i, call, how, ""))
 
     def _log(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         i = self.position
@@ -346,9 +437,16 @@ def replay(fn: Callable[..., Any], recording: Recording, *args: Any, handler: Re
         try:
             result = fn(*args, **kwargs)
         except DivergenceError as exc:
-            return ReplayResult(False, None, None, cast("Divergence", exc.divergence))
+            if rep.fatal is None:
+                return ReplayResult(False, None, None, cast("Divergence", exc.divergence))
         except Exception as exc:
             error = error_of(exc)
+            if rep.secret_errors:  # as the recording has it: a secret effect's message is <secret>
+                error = {k: hide_secrets(v, rep.secret_errors) for k, v in error.items()}
+    if rep.fatal is not None:
+        raise rep.fatal
+    if rep.divergence is not None:  # the code caught the DivergenceError and went on: it still diverged
+        return ReplayResult(False, None, None, rep.divergence)
     unused = rep.unused()
     if unused < len(rep.events):
         nxt = rep.event(unused).call_text()

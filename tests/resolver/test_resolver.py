@@ -110,3 +110,23 @@ def test_read_paths_never_import_libcst(tmp_path: Path) -> None:
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_find_says_how_many_matched_and_takes_a_limit(cb: Codebase, write: Write) -> None:
+    from typer.testing import CliRunner
+
+    from ucode.cli import app
+
+    cb.add([write("many.py", "".join(f"def user_{i}():\n    return {i}\n" for i in range(60)))])
+    found = cb.find("user")
+    assert len(found) == 50 and found.total == 60
+    assert len(cb.find("user", limit=None)) == 60 and len(cb.find("user", limit=5)) == 5
+    runner = CliRunner()
+    res = runner.invoke(app, ["--store", str(cb.path), "find", "user"])
+    assert res.exit_code == 0 and "50 of 60 matches shown" in res.stderr and len(res.stdout.splitlines()) == 50
+    res = runner.invoke(app, ["--store", str(cb.path), "find", "user", "--limit", "0"])
+    assert len(res.stdout.splitlines()) == 60 and "shown" not in res.stderr
+    res = runner.invoke(app, ["--store", str(cb.path), "find", "user", "-n", "3", "--json"])
+    import json
+
+    assert len(json.loads(res.stdout)) == 3

@@ -82,14 +82,16 @@ def find(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(metavar="QUERY", help="Text the names contain (case-insensitive).")],
     version: VersionOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=0,
+                                       help="Show at most N matches (0: all of them).")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search names containing QUERY, best matches first.
+    """Search names containing QUERY, best matches first (50 unless --limit says otherwise).
 
-    Example: ucode find user
+    Example: ucode find user --limit 10
     """
     with session(ctx, as_json=as_json) as cb:
-        matches = cb.find(query, version=version)
+        matches = cb.find(query, version=version, limit=limit or None)
     if as_json:
         emit(dicts(matches))
     else:
@@ -191,13 +193,18 @@ def closure(
 
 
 @app.command()
-def verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Check the store: re-hash definitions, replay the log.
+def verify(
+    ctx: typer.Context,
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Drop damaged compiled-code cache entries (compiled again on the next run).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the store: re-hash definitions, replay the log, check the code cache, tasks and state.
 
-    Example: ucode verify
+    Example: ucode verify --repair
     """
-    with session(ctx, as_json=as_json) as cb:
-        result = cb.verify()
+    with session(ctx, create=False, as_json=as_json) as cb:
+        result = cb.verify(repair=repair)
     if as_json:
         emit({**result.to_dict(), "ok": result.ok})
     else:

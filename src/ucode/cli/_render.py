@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from ucode.model import AddResult, Binding, DefinitionView, DiffEntry, Event, Match, VerifyResult, VersionInfo
+    from ucode.model import AddResult, Binding, DefinitionView, DiffEntry, Event, Matches, VerifyResult, VersionInfo
     from ucode.tasks import TaskView
 
 PROGRESS_MIN_FILES = 20
@@ -270,13 +270,17 @@ def render_diff(entries: Sequence[DiffEntry], v1: str, v2: str) -> None:
         print_code(con, e.diff, "diff")
 
 
-def render_matches(matches: Sequence[Match], query: str) -> None:
+def render_matches(matches: Matches, query: str) -> None:
+    more = (f"{len(matches)} of {matches.total:,} matches shown (--limit N shows more, --limit 0 all)"
+            if matches.total > len(matches) else "")
     if plain():
         if not matches:
             typer.echo(f"no names match {query!r}")
         width = max((len(m.name) for m in matches), default=0)
         for m in matches:
             typer.echo(f"{m.name.ljust(width)}  {hashing.short(m.hash)}  {m.kind:<8}  {m.summary}".rstrip())
+        if more:
+            typer.echo(more, err=True)  # stdout stays one match per line, for grep and friends
         return
     con = console()
     if not matches:
@@ -286,6 +290,8 @@ def render_matches(matches: Sequence[Match], query: str) -> None:
     for m in matches:
         table.add_row(rich_text(m.name), short_cell(m.hash), rich_text(m.kind), rich_text(m.summary, "dim"))
     con.print(table)
+    if more:
+        note(con, more)
 
 
 def render_versions(versions: Sequence[VersionInfo]) -> None:
@@ -304,13 +310,18 @@ def render_verify(result: VerifyResult) -> None:
         note(con, f"{result.older} definition(s) were stored by an older ucode (hash scheme before "
                    f"{hashing.DEF_SCHEME}) and were not re-hashed: `ucode add` their files again to upgrade",
               "yellow")
+    for r in result.repaired:
+        note(con, f"repaired: {r['hash']}: {r['problem']}", "yellow")
     if result.ok:
         note(con, f"ok: {result.checked - result.older} definitions and statements re-hashed; the names and "
-                   "modules match the namespace log", "green")
+                   f"modules match the namespace log; {result.code} cached code entries and {result.records} task, "
+                   "event and state records checked", "green")
         return
     table = new_table("hash", "problem")
     for p in result.problems:
-        table.add_row(short_cell(p.get("hash") or None, ""), rich_text(p.get("problem", "")))
+        where = p.get("hash") or ""
+        cell = rich_text(where) if " " in where or not where.isalnum() else short_cell(where or None, "")
+        table.add_row(cell, rich_text(p.get("problem", "")))
     con.print(table)
     note(con, f"{len(result.problems)} problem(s) in {result.checked} definitions", "bold red")
 
@@ -402,8 +413,12 @@ def render_task(view: TaskView) -> None:
         if isinstance(e, dict):
             typer.secho(f"  {e['seq']:>4}  (unreadable: {e['corrupt']})", fg="red")
             continue
-        outcome = (f"raised {e.error['type']}: {e.error['message']}" if e.error
-                   else repr(codec.from_wire(e.result)))
+        if codec.is_sealed(e.result):
+            outcome = codec.SECRET_TEXT  # a secret effect's result: only its keyed digest is recorded
+        elif e.error:
+            outcome = f"raised {e.error['type']}: {e.error['message']}"  # a secret's message is <secret>
+        else:
+            outcome = repr(codec.from_wire(e.result))
         typer.echo(f"  {e.seq:>4}  {e.call_text()} -> {outcome}  ({e.duration * 1000:.2f} ms)")
     if view.status == "interrupted":
         typer.secho("  interrupted: its process ended before it finished; the log holds what was committed",

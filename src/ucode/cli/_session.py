@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, NoReturn
 
 import typer
 
 import ucode
+from ucode import codec
 from ucode.cli._app import STORE_KEY
 from ucode.codebase import Codebase
 from ucode.errors import UcodeError
@@ -71,17 +72,36 @@ def dicts(items: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def jsonable(value: Any) -> Any:
-    """A JSON-ready form of a result: dataclasses as dicts, sets and tuples as lists, else ``repr``."""
+    """A JSON-ready form of a result: dataclasses as dicts, sets and tuples as lists; datetimes, dates and
+    times as ISO 8601 strings, Decimals, UUIDs and timedeltas as their ``str``, enums as their value; a
+    recorded value in wire form (a tagged msgpack extension) decoded first (a secret is ``<secret>``);
+    anything else as its ``repr``."""
     import dataclasses
+    import datetime as dt
+    import enum
+
+    import msgpack
 
     if value is None or isinstance(value, (bool, int, float, str)):
-        return value
+        return value.value if isinstance(value, enum.Enum) else value
+    if isinstance(value, msgpack.ExtType):  # a recorded value in wire form (an ExtType is a tuple: first)
+        return jsonable(codec.from_wire(value))
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    if isinstance(value, codec.Record):  # a recorded dataclass whose type is not loaded: its fields
+        return jsonable(value.fields)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [jsonable(v) for v in value]
+    t = type(value)
+    if isinstance(value, (dt.timedelta, codec.Secret, PurePath)) or (
+            t.__name__ in ("Decimal", "UUID") and t.__module__ in ("decimal", "_decimal", "_pydecimal", "uuid")):
+        return str(value)  # what a reader wants (and no import of decimal or uuid to find out)
     return repr(value)
 
 

@@ -14,7 +14,9 @@ and record), replay (return the recorded result; nothing real happens), or a tes
 becomes an effect with :func:`effect` — the boundary for database drivers, cloud SDKs and other libraries
 that cannot be pure. Its arguments and result are typed by its annotations and recorded with
 :mod:`ucode.codec`; an effect is marked ``writes=True`` when it changes the world (replay never performs
-it, and a resumed task never performs it twice).
+it, and a resumed task never performs it twice), and ``secret=True`` when its result is a secret
+(:func:`secret` reads one from the environment): a task records only a keyed digest of it, and a replay
+performs it again and checks the digest.
 
 The handler is a context variable: it follows the task through threads started with
 ``contextvars.copy_context()`` and through ``asyncio`` tasks.
@@ -35,6 +37,7 @@ from ucode.effects._builtin import (
     now,
     randint,
     random,
+    secret,
     sleep,
     uuid4,
 )
@@ -57,6 +60,7 @@ __all__ = [
     "randint",
     "random",
     "registry",
+    "secret",
     "sleep",
     "state",
     "using",

@@ -18,8 +18,8 @@ from typing import Any
 
 from ucode.effects._mechanism import effect
 
-__all__ = ["Response", "env", "format_log_line", "http", "log", "monotonic", "now", "randint", "random", "sleep",
-           "uuid4"]
+__all__ = ["Response", "env", "format_log_line", "http", "log", "monotonic", "now", "randint", "random", "secret",
+           "sleep", "uuid4"]
 
 
 def format_log_line(message: str, fields: dict[str, Any]) -> str:
@@ -71,6 +71,14 @@ def uuid4() -> _uuid.UUID:
 @effect(name="env")
 def env(name: str, default: str | None = None) -> str | None:
     """An environment variable (recorded: a replay sees what the run saw)."""
+    return os.environ.get(name, default)
+
+
+@effect(name="env.secret", secret=True)
+def secret(name: str, default: str | None = None) -> str | None:
+    """An environment variable that is a secret (an API token, a password): as :func:`env`, but a task
+    records only a keyed digest of it (shown as ``<secret>``), and a replay reads it again and checks it
+    against the digest. The variable's name is recorded (and shown): it says which secret."""
     return os.environ.get(name, default)
 
 

@@ -25,12 +25,14 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class EffectSpec:
     """What an effect is: its name (the key in recordings and test handlers), whether it writes, the
-    function that performs it, and its return annotation (how a recorded result is rebuilt)."""
+    function that performs it, its return annotation (how a recorded result is rebuilt), and whether its
+    result is a secret (recorded only as a keyed digest, performed again by a replay and checked)."""
 
     name: str
     writes: bool
     perform: Callable[..., Any] = field(repr=False, compare=False)
     returns: Any = field(default=None, repr=False, compare=False)
+    secret: bool = False
 
 
 class Handler(Protocol):
@@ -63,24 +65,35 @@ def using(h: Handler | None) -> Iterator[Handler | None]:
 @overload
 def effect(fn: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
-def effect(*, name: str | None = None, writes: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def effect(*, name: str | None = None, writes: bool = False,
+           secret: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
-def effect(fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
-           writes: bool = False) -> Any:
+def effect(fn: Callable[..., Any] | None = None, /, *, name: str | None = None, writes: bool = False,
+           secret: bool = False) -> Any:
     """Make ``fn`` an effect: ``@ucode.effect`` or ``@ucode.effect(name="db.fetch", writes=True)``.
 
     The default name is ``module.qualname``. Calls go through the current handler (see the module doc);
-    with none, ``fn`` simply runs.
+    with none, ``fn`` simply runs. ``secret=True`` (a token, a password read from a vault): a task records
+    only a keyed digest of the result (shown as ``<secret>``), and a replay performs the effect again and
+    checks it against the digest; its arguments are recorded as usual (they say *which* secret). A secret
+    effect cannot write: every replay performs it.
     """
 
     def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
         effect_name = name or f"{f.__module__}.{f.__qualname__}"
+        if secret and writes:
+            from ucode.errors import InvalidEffectError
+
+            raise InvalidEffectError(
+                effect_name, "it is declared secret=True and writes=True, but a replay performs a secret effect "
+                "again, which must not change the world",
+                hint="make the write its own effect (writes=True) and the read of the secret another (secret=True)")
         try:
             returns = typing.get_type_hints(f).get("return")
         except Exception:  # unresolvable forward references: results are rebuilt untyped
             returns = None
-        spec = EffectSpec(effect_name, writes, f, returns)
+        spec = EffectSpec(effect_name, writes, f, returns, secret)
         registry[effect_name] = spec
 
         if inspect.iscoroutinefunction(f):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ucode import hashing
 from ucode.errors import StrictModeError
-from ucode.ingest._sources import ModuleFile, collect, read_source
+from ucode.ingest._sources import ModuleFile, check_compiles, collect, read_source
 from ucode.model import AddedModule, AddedName, AddResult, SkippedStatement, Warning
 from ucode.namespace import StoredNamespace, commit, ensure_version, remove_binding, set_binding, set_module
 from ucode.records import DefinitionRecord, FileRecord, ModuleRecord, Program, SourceRecord, Statement
@@ -74,6 +74,8 @@ def add(store: Store, paths: Sequence[str | os.PathLike[str]] | str | os.PathLik
     if fast is not None:
         fast.skipped.extend(skipped)
         return fast
+    for f, text in texts:  # CPython is the oracle: what compile() refuses is refused, before libcst
+        check_compiles(text, f.path)
 
     from ucode import normalize  # the write path is the only one that needs libcst
 
@@ -124,12 +126,13 @@ def add(store: Store, paths: Sequence[str | os.PathLike[str]] | str | os.PathLik
             all_modules = frozenset(batch_modules | store_modules)
             ctx = normalize.Context(all_modules, is_name, follow)
             normalized: list[tuple[ModuleFile, ParsedModule]] = []
-            for i, (f, _text, mod) in enumerate(parsed):
+            for i, (f, source, mod) in enumerate(parsed):
                 if progress is not None:
                     progress(i, len(parsed), str(f.path))
+                # the file's text goes along: libcst may have parsed a re-indented copy of it
                 normalized.append((f, normalize.normalize_module(
                     mod, path=str(f.path), module=f.module, is_package=f.is_package, ctx=ctx,
-                    origin=os.path.abspath(f.path))))
+                    origin=os.path.abspath(f.path), text=source)))
             if progress is not None:
                 progress(len(parsed), len(parsed), "")
             if strict:

@@ -1,8 +1,11 @@
 """``verify``: every stored program and definition hashed again from its text, the names rebuilt from the
-log, and compared with what the store holds.
+log, every cached code object checked against its digest and against what its source compiles to, every
+task, event and state record decoded; and compared with what the store holds.
 
-Rule: verify only reads. A problem is reported with the hash it concerns and what is wrong; a record
-that cannot be decoded is one problem, and the others are still checked.
+Rule: verify reads; a problem is reported with the hash (or key) it concerns and what is wrong, and a
+record that cannot be decoded is one problem while the others are still checked. Only ``repair`` writes,
+and only what can be rebuilt: damaged cache entries are dropped (the code is compiled again from its
+verified source on the next run); a damaged source or program needs its file added again.
 """
 
 from __future__ import annotations
@@ -24,13 +27,16 @@ if TYPE_CHECKING:
 __all__ = ["verify"]
 
 
-def verify(store: Store) -> VerifyResult:
+def verify(store: Store, *, repair: bool = False) -> VerifyResult:
     from ucode import normalize
 
     problems: list[dict[str, str]] = []
     checked = 0
     older = 0
     with store.read() as txn:
+        bad_code, code_count = _check_code(txn)
+        records, record_problems = _check_records(txn)
+        problems.extend(record_problems)
         defs: dict[str, tuple[DefinitionRecord, SourceRecord]] = {}
         for h, raw in definitions.iter_definitions(txn):
             checked += 1
@@ -45,9 +51,9 @@ def verify(store: Store) -> VerifyResult:
                 continue
             defs[h] = (rec, src)
         texts_of: dict[str, set[str]] = {}  # statement hash -> the digests of its texts in programs
-        for ph, raw in modules.iter_programs(txn):
+        for ph, _raw in modules.iter_programs(txn):
             try:
-                prog = Program.from_stored(ph, unpack(raw, "programs", ph))
+                prog = modules.expect_program(txn, ph)  # its hash checked (StoreIntegrityError)
                 problems.extend(_rehash_program(normalize, txn, prog, defs))
             except StoreCorruptError as exc:
                 problems.append({"hash": ph, "problem": exc.message})
@@ -75,7 +81,97 @@ def verify(store: Store) -> VerifyResult:
             if got != h:
                 problems.append({"hash": h, "problem": f"source hashes to {hashing.short(got)}"})
         problems.extend(_check_names(txn))
-    return VerifyResult(checked, problems, older)
+    repaired: list[dict[str, str]] = []
+    if repair and bad_code:
+        with store.write() as txn:
+            for key, _problem in bad_code:
+                definitions.drop_code(txn, key)
+        repaired = [{"hash": key, "problem": f"{problem}: dropped (compiled again on the next run)"}
+                    for key, problem in bad_code]
+    else:
+        problems.extend({"hash": key, "problem": problem} for key, problem in bad_code)
+    return VerifyResult(checked, problems, older, repaired, records, code_count)
+
+
+def _check_code(txn: Txn) -> tuple[list[tuple[str, str]], int]:
+    """Cached code entries that are damaged (digest) or are not what their source compiles to on this
+    Python: (key, problem); and how many entries were checked. Entries written before entries carried a
+    digest are never loaded (compiled again instead): not a problem."""
+    import marshal
+
+    from ucode.runtime import CACHE_TAG
+
+    bad: list[tuple[str, str]] = []
+    count = 0
+    for key, _raw in definitions.iter_code(txn):
+        count += 1
+        try:
+            blob = definitions.load_code(txn, key)
+        except StoreCorruptError as exc:
+            bad.append((key, exc.message))
+            continue
+        if blob is None or not key.endswith(" " + CACHE_TAG):
+            continue  # a legacy entry (never run), or another Python's: its digest is all we can check
+        try:
+            cached = marshal.loads(blob)
+            fresh = _compile_again(txn, key)
+        except StoreCorruptError as exc:
+            bad.append((key, f"cached code whose source cannot be read: {exc.message}"))
+            continue
+        except (ValueError, EOFError, TypeError, SyntaxError):
+            bad.append((key, "cached code that cannot be loaded"))
+            continue
+        if fresh is not None and cached != fresh:
+            bad.append((key, "cached code that is not what its source compiles to (altered in the store?)"))
+    return bad, count
+
+
+def _compile_again(txn: Txn, key: str) -> object:
+    """What the cache entry ``key`` would hold if compiled now from the store's (verified) texts; None when
+    its source is gone (nothing would run it)."""
+    from ucode.runtime import code_filename, compile_definition, compile_program, compile_statements, program_text
+
+    kind, h = key.split(" ")[:2]
+    if kind in ("program", "statements"):
+        prog = modules.load_program(txn, h)
+        if prog is None:
+            return None
+        text = program_text([(st.line, definitions.expect_text(txn, st.digest)) for st in prog.statements])
+        if kind == "program":
+            return compile_program(text, prog.path)
+        return compile_statements(text, prog.path, prog.futures, [st.line for st in prog.statements])
+    rec, src = definitions.load_definition(txn, h), definitions.load_source(txn, h)
+    if rec is None or src is None or hashing.text_digest(src.source)[:16] != key.split(" ")[2]:
+        return None  # compiled from another text of the definition (a comment edit since)
+    filename = code_filename(src.module, src.names[0] if src.names else "<module code>", h)
+    return compile_definition(src.source, src.line, filename, src.futures)
+
+
+def _check_records(txn: Txn) -> tuple[int, list[dict[str, str]]]:
+    """Decode every task, event and state record: (how many, the damaged ones)."""
+    from ucode.records import TaskRecord
+    from ucode.store import tasks as stored_tasks
+
+    problems: list[dict[str, str]] = []
+    count = 0
+    for table in ("tasks", "statelog", "state"):
+        for k, raw in txn.items(table):
+            count += 1
+            try:
+                rec = unpack(raw, table, k)
+                if table == "tasks":
+                    TaskRecord.from_stored(rec)
+                elif table == "statelog" and not {"seq", "key", "new", "delete"} <= set(rec):
+                    raise TypeError(table)
+            except (StoreCorruptError, TypeError, KeyError, ValueError, AttributeError):
+                shown = k.decode("utf-8", "replace") if table != "statelog" else str(int.from_bytes(k, "big"))
+                problems.append({"hash": shown, "problem": f"a {table} record that cannot be decoded"})
+    for k, _raw in txn.items("tasks"):
+        for ev in stored_tasks.event_rows(txn, k.decode()):
+            count += 1
+            if isinstance(ev, dict):
+                problems.append({"hash": k.decode(), "problem": ev["corrupt"]})
+    return count, problems
 
 
 def _check_names(txn: Txn) -> list[dict[str, str]]:
@@ -115,11 +211,25 @@ def _rehash_program(normalize: ModuleType, txn: Txn, prog: Program,
     the program's hash and each statement's."""
     from ucode.runtime import program_text
 
-    texts = [(st.line, definitions.expect_text(txn, st.digest)) for st in prog.statements]
     module = prog.module
+    texts: list[tuple[int, str]] = []
+    altered: list[dict[str, str]] = []
+    for st in prog.statements:
+        text = definitions.load_text(txn, st.digest)
+        if text is None:
+            altered.append({"hash": st.hash, "problem": f"the text of a statement of {module} (line {st.line}) "
+                                                        "is missing"})
+        elif hashing.text_digest(text) != st.digest:
+            altered.append({"hash": st.hash, "problem": f"the text of a statement of {module} (line {st.line}) "
+                                                        "does not hash to its digest (edited in the store?)"})
+        else:
+            texts.append((st.line, text))
+    if altered:
+        return altered
     cb_modules: set[str] = {module}
     names: set[str] = {f"{module}.{n}" for n in prog.slots}
     follows: dict[str, str] = {}
+    seen: set[str] = {module}  # modules the records show were in the codebase when the program was added
     for st in prog.statements:
         if st.hash in defs:
             rec, src = defs[st.hash]
@@ -129,6 +239,20 @@ def _rehash_program(normalize: ModuleType, txn: Txn, prog: Program,
                 kind_target = src.refs.get(local)
                 if kind_target is not None and kind_target[0] != "import":
                     follows[written] = kind_target[1]
+                    # the module it was imported from was in the codebase (the record names where the
+                    # import led: ``from io import StringIO`` -> ``_io.StringIO``)
+                    seen.add(written.rpartition(".")[0])
+            for local, (kind, target) in src.refs.items():
+                if kind == "module":
+                    seen.add(target)
+                elif kind == "dep" and prog.from_imports.get(local) in (None, target):
+                    seen.add(target.rpartition(".")[0])
+    # A record's codebase modules include the modules its followed imports led to, which need not have
+    # been in the codebase (``from distutils.sysconfig import get_config_vars`` -> ``sysconfig``): such a
+    # module counts only when the records show it was (else its own ``import sysconfig`` would be read as
+    # a codebase import, and hash differently).
+    led_to = {t.rpartition(".")[0] for w, t in follows.items() if t.rpartition(".")[0] != w.rpartition(".")[0]}
+    cb_modules = (cb_modules - (led_to - seen)) | seen
     closed: set[str] = set()
     for m in cb_modules:
         parts = m.split(".")

@@ -5,6 +5,7 @@ normalized and hashed; which statement each name is bound to.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterator, Set
 
 import libcst as cst
@@ -15,6 +16,15 @@ from ucode.errors import SourceError
 from ucode.normalize._data import Context, Finding, NormalizedDefinition, ParsedModule
 from ucode.normalize._definition import _DefinitionNormalizer
 from ucode.normalize._scope import _ScopeIndex
+from ucode.normalize._source import (
+    DEEP_PARSE_AT,
+    MAX_BOOL_CHAIN,
+    bool_operators,
+    call_deep,
+    longest_bool_chain,
+    reindented,
+    without_dangling_continuation,
+)
 from ucode.normalize._table import _Binding, _dotted, _ModuleTable, _resolve_relative
 from ucode.normalize._walk import _docstring_stmt, _walk
 
@@ -178,9 +188,24 @@ def _statement_lines(stmt: cst.CSTNode, first_line: int) -> dict[int, int]:
 
 
 def parse_source(source: str, *, path: str) -> cst.Module:
-    """Parse a module with libcst; a syntax error becomes a :class:`SourceError` naming file:line:col."""
+    """Parse a module with libcst; a syntax error becomes a :class:`SourceError` naming file:line:col.
+
+    Source that CPython accepts and libcst's tokenizer does not because of how it mixes tabs and spaces is
+    parsed re-indented (:func:`._source.reindented`: the same program; pass the file's text to
+    :func:`normalize_module` so the statements keep theirs). Other valid Python that libcst cannot parse
+    is a :class:`SourceError` that says so."""
+    bools = bool_operators(source)
+    if bools > MAX_BOOL_CHAIN and (longest := longest_bool_chain(source)) > MAX_BOOL_CHAIN:
+        raise SourceError(
+            f"cannot parse: a chain of {longest:,} `and`/`or` operators (ucode's parser, libcst, nests one "
+            f"level per operator and handles up to {MAX_BOOL_CHAIN:,})", path=path,
+            hint="split the condition (e.g. `any(...)` / `all(...)` over a list); nothing was stored")
+
+    def parse(text: str) -> cst.Module:
+        return call_deep(lambda: cst.parse_module(text)) if bools > DEEP_PARSE_AT else cst.parse_module(text)
+
     try:
-        return cst.parse_module(source)
+        return parse(source)
     except cst.ParserSyntaxError as exc:
         # Python's own parser pinpoints errors better than libcst's (which reports the token after):
         # use its line, column and message when it agrees that the source is invalid.
@@ -191,6 +216,18 @@ def parse_source(source: str, *, path: str) -> cst.Module:
             line, column, msg = py_exc.lineno or line, py_exc.offset or column, py_exc.msg
         except (ValueError, RecursionError, MemoryError):
             pass
+        else:  # valid Python: the same program, written as libcst's tokenizer reads it
+            again = reindented(source)
+            for candidate in (again, without_dangling_continuation(again or source)):
+                if candidate is not None:
+                    try:
+                        return parse(candidate)
+                    except cst.ParserSyntaxError:
+                        pass
+            raise SourceError(
+                f"valid Python that ucode's parser (libcst) cannot parse: {msg}", path=path, line=line,
+                column=column, hint="a libcst limitation (e.g. an implicit concatenation of thousands of "
+                "strings): rewrite that construct; nothing was stored") from None
         raise SourceError(
             f"syntax error: {msg}", path=path, line=line, column=column,
             hint="fix the syntax and add again; nothing was stored",
@@ -269,20 +306,36 @@ def normalize_module(
     is_package: bool = False,
     ctx: Context | None = None,
     origin: str | None = None,
+    text: str | None = None,
 ) -> ParsedModule:
     """Normalize and hash every top-level statement of a module (source text or a parsed module): its
-    program. ``origin`` is the path the module runs as (``__file__``; default ``path``).
+    program. ``origin`` is the path the module runs as (``__file__``; default ``path``). ``text``: the
+    file's text, when ``source`` is what :func:`parse_source` made of it (it may have parsed a re-indented
+    copy; the statements' texts are the file's).
 
     Raises :class:`~ucode.errors.SourceError` (with file, line and column) on a syntax error.
     """
     ctx = ctx or Context()
-    mod = parse_source(source, path=path) if isinstance(source, str) else source
-    try:
+    if isinstance(source, str):
+        text = source
+        mod = parse_source(source, path=path)
+    else:
+        mod = source
+
+    def run() -> ParsedModule:
         return _normalize_parsed(mod, path=path, module=module, is_package=is_package, ctx=ctx,
-                                 origin=origin or path)
+                                 origin=origin or path, text=text)
+
+    try:
+        return run()
     except RecursionError:
-        # libcst's visitors (and the encoder) recurse: a literal of thousands of implicitly concatenated
-        # strings (pydoc_data/topics.py) parses, but cannot be analysed. Report it, do not crash.
+        pass
+    # libcst's visitors and code generation (and the scope builder and the encoder) recurse per level: a
+    # long `1 + 1 + ...` or a literal of thousands of implicitly concatenated strings (pydoc_data/topics.py)
+    # is deeper than Python's default recursion limit. Again, with a deep stack (rare: only such modules).
+    try:
+        return call_deep(run)
+    except RecursionError:
         raise SourceError(
             "cannot normalize: an expression is nested too deeply", path=path,
             hint="split the expression (e.g. a very long implicit string concatenation); nothing was stored",
@@ -290,7 +343,7 @@ def normalize_module(
 
 
 def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bool, ctx: Context,
-                      origin: str) -> ParsedModule:
+                      origin: str, text: str | None = None) -> ParsedModule:
     """A module's program: every top-level statement in file order, each normalized and hashed.
 
     A statement is a *definition* (``def``, ``class``, ``NAME = expr``: hashed under its qualified name,
@@ -304,14 +357,21 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
     index = _ScopeIndex(mod)
     table = _ModuleTable(module, is_package, ctx)
 
-    # Pass 1: source text and line of every top-level statement.
+    # Pass 1: source text and line of every top-level statement. When libcst parsed a re-indented copy
+    # of the file (parse_source), each statement's text is the file's own lines (the same lines: only
+    # leading whitespace differs, and that is not hashed).
+    file_lines = _file_lines(text, mod)
     line = 1 + len(mod.header)
     stmt_info: list[tuple[cst.SimpleStatementLine | cst.BaseCompoundStatement, str, int]] = []
     for stmt in mod.body:
-        text = mod.code_for_node(stmt)
+        stmt_text = mod.code_for_node(stmt)
         lead = len(stmt.leading_lines) if hasattr(stmt, "leading_lines") else 0
-        stmt_info.append((stmt, text, line + lead))
-        line += text.count("\n")
+        nlines = stmt_text.count("\n")
+        if file_lines is not None:
+            end = line - 1 + nlines + (0 if stmt_text.endswith("\n") else 1)
+            stmt_text = "".join(file_lines[line - 1: end])
+        stmt_info.append((stmt, _STATEMENT_CONTINUED.sub(r"\1", stmt_text), line + lead))
+        line += nlines
 
     module_doc: str | None = None
     if mod.body:
@@ -378,8 +438,8 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
                       and alias.name.value in hashing.FUTURE_FEATURES})
     annotations = False
     statements: list[NormalizedDefinition] = []
-    for i, ((node, text, sline), (kind, names, everything)) in enumerate(zip(stmt_info, kinds, strict=True)):
-        first_line = _source_first_line(node, text, sline)
+    for i, ((node, stmt_text, sline), (kind, names, everything)) in enumerate(zip(stmt_info, kinds, strict=True)):
+        first_line = _source_first_line(node, stmt_text, sline)
         if not annotations:
             annotations = any(isinstance(n, cst.AnnAssign) for n in _module_scope_nodes(node))
         body = node.body if isinstance(node, (cst.FunctionDef, cst.ClassDef)) else None
@@ -391,17 +451,23 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
         tree = r.tree
         if futures:  # `from __future__ import annotations` changes what the code does: part of the hash
             tree = ["Future", futures, tree]
-        if kind == "code":
-            h = hashing.statement_hash(tree, r.imports, r.deps, module=module)
-            body_h = None
-        else:
-            h = hashing.definition_hash(kind, tree, r.imports, r.deps, name=f"{module}.{names[0]}")
-            body_h = hashing.body_hash(kind, tree, r.imports, r.deps)
+        try:
+            if kind == "code":
+                h = hashing.statement_hash(tree, r.imports, r.deps, module=module)
+                body_h = None
+            else:
+                h = hashing.definition_hash(kind, tree, r.imports, r.deps, name=f"{module}.{names[0]}")
+                body_h = hashing.body_hash(kind, tree, r.imports, r.deps)
+        except ValueError as exc:  # msgpack: "recursion limit exceeded" (lists nested over 1,024 deep)
+            raise SourceError(
+                f"cannot hash: the statement is nested too deeply for ucode's hash encoding ({exc})", path=path,
+                line=first_line, hint="split the expression (e.g. a sum of hundreds of terms into partial sums); "
+                "nothing was stored") from None
         statements.append(
             NormalizedDefinition(
                 names=names, kind=kind, hash=h, imports=r.imports, deps=r.deps,
                 codebase_modules=r.codebase_modules, docstring=r.docstring if kind != "code" else None,
-                source=_strip_leading_blank(text), line=first_line, warnings=warnings,
+                source=_strip_leading_blank(stmt_text), line=first_line, warnings=warnings,
                 renamed_locals=r.renamed_locals, refs=r.refs, node=small, renames=r.renames, skip=r.skip,
                 futures=futures, body=body_h, index=i,
             )
@@ -415,6 +481,22 @@ def _normalize_parsed(mod: cst.Module, *, path: str, module: str, is_package: bo
         futures=futures, modules_imported=list(modules_imported), modules_used=list(modules_used),
         annotations=annotations, hash=program, origin=origin,
     )
+
+
+_TAB_INDENT = re.compile(r"^[ \t\f]*[\t\f]", re.MULTILINE)
+# A statement text ending in a line continuation (`pass\` followed by a blank line, which CPython joins
+# to it): stored without that backslash, so that the text compiles on its own (found by the fuzz tests).
+_STATEMENT_CONTINUED = re.compile(r"\\((?:\r\n|\r|\n)[ \t\f]*(?:\r\n|\r|\n)?)\Z")
+
+
+def _file_lines(text: str | None, mod: cst.Module) -> list[str] | None:
+    """The file's lines (each with its ``\\n``) when ``mod`` was parsed from a re-indented copy of ``text``,
+    else None (then libcst's text of each statement is the file's). Only a file with a tab or a form feed
+    in its indentation can have been re-indented; only then is the module's code generated to compare."""
+    if text is None or _TAB_INDENT.search(text) is None or mod.code == text:
+        return None
+    lines = text.split("\n")
+    return [ln + "\n" for ln in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
 
 
 def _source_first_line(stmt: cst.CSTNode, text: str, sline: int) -> int:

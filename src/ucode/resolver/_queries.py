@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 
 from ucode.errors import NameNotFoundError, NotANameError, StoreCorruptError, VersionError
-from ucode.model import Binding, DefinitionView, DiffEntry, Match, VersionInfo, Warning
+from ucode.model import Binding, DefinitionView, DiffEntry, Match, Matches, VersionInfo, Warning
 from ucode.namespace import StoredNamespace, fold
 from ucode.records import NamespaceEvent
 from ucode.refs import parse_ref
@@ -44,9 +44,10 @@ def view(txn: Txn, ref: str, version: str | None) -> DefinitionView:
     )
 
 
-def find(txn: Txn, query: str, version: str | None, limit: int) -> list[Match]:
+def find(txn: Txn, query: str, version: str | None, limit: int | None) -> Matches:
     """Names in ``version`` containing ``query`` (case-insensitive), best matches first: the leaf equal to
-    the query, then starting with it, then containing it, then the rest; shorter names first."""
+    the query, then starting with it, then containing it, then the rest; shorter names first. At most
+    ``limit`` of them (None: all); ``total`` says how many matched."""
     ns = StoredNamespace(txn)
     v = known_version(ns, txn, version, ns.default())
     q = query.lower()
@@ -72,12 +73,12 @@ def find(txn: Txn, query: str, version: str | None, limit: int) -> list[Match]:
         scored.append((rank, len(name), name, h))
     scored.sort()
     out = []
-    for _rank, _len, name, h in scored[:limit]:
+    for _rank, _len, name, h in scored[:limit] if limit is not None else scored:
         rec = definitions.load_definition(txn, h)
         src = definitions.load_source(txn, h)
         doc = ((src.doc if src else None) or "").strip().splitlines()
         out.append(Match(name, h, rec.kind if rec else "?", doc[0] if doc else ""))
-    return out
+    return Matches(out, len(scored))
 
 
 def ls(txn: Txn, prefix: str | None, version: str | None) -> list[Binding]:

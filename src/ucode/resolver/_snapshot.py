@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 
-from ucode.errors import NameNotFoundError, StoreError, VersionError
+from ucode import hashing
+from ucode.errors import NameNotFoundError, StoreError, StoreIntegrityError, VersionError
 from ucode.namespace import NamespaceState, StoredNamespace, VersionChain, fold
 from ucode.records import Definition, Program
 from ucode.refs import parse_ref
@@ -79,8 +80,29 @@ class StoreSnapshot:
             return ns.lookup(self.version, name)
 
     def definition(self, h: str) -> Definition:
-        with self._store.read() as txn:
-            return Definition.of(h, definitions.expect_definition(txn, h), definitions.expect_source(txn, h))
+        """The definition with hash ``h``, whose source is the text of one of its statements in a stored
+        program (texts are checked against their digests): a ``src`` record edited in the store is not
+        what runs."""
+        with self._read() as (txn, ns):
+            rec = definitions.expect_definition(txn, h)
+            src = definitions.expect_source(txn, h)
+            d = Definition.of(h, rec, src)
+            digest = hashing.text_digest(src.source)
+            candidates = [p for p in (ns.module(self.version, src.module), rec.program) if p]
+            for ph in candidates:
+                prog = modules.load_program(txn, ph)
+                for st in prog.statements if prog is not None else ():
+                    if st.hash == h and st.digest == digest:
+                        return d  # the source as last added is the text of this statement
+            for ph in candidates:  # else: the text it was added with, from its first program
+                prog = modules.load_program(txn, ph)
+                for st in prog.statements if prog is not None else ():
+                    if st.hash == h:
+                        return d._replace(source=definitions.expect_text(txn, st.digest), line=st.line)
+        if not candidates:
+            return d  # stored before modules were programs: it cannot run (the runtime says so)
+        raise StoreIntegrityError(f"the source of {src.module}.{src.names[0] if src.names else '(module code)'}",
+                                  f"src/{hashing.short(h)}", hint="add its file again (ucode add PATH)")
 
     def text(self, digest: str) -> str:
         with self._store.read() as txn:

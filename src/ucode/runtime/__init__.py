@@ -15,11 +15,18 @@ from __future__ import annotations
 
 from ucode.resolver import SnapshotFactory, SnapshotSource
 from ucode.runtime._call import call, check_arguments
-from ucode.runtime._compile import code_filename, compile_definition, program_text
+from ucode.runtime._compile import (
+    code_filename,
+    compile_definition,
+    compile_program,
+    compile_statements,
+    program_text,
+)
 from ucode.runtime._runtime import CACHE_TAG, Entry, Runtime, code_key, precompiled
 from ucode.runtime._snapshot import Snapshot
 
 __all__ = [
     "CACHE_TAG", "Entry", "Runtime", "Snapshot", "SnapshotFactory", "SnapshotSource", "call", "check_arguments",
-    "code_filename", "code_key", "compile_definition", "precompiled", "program_text",
+    "code_filename", "code_key", "compile_definition", "compile_program", "compile_statements", "precompiled",
+    "program_text",
 ]

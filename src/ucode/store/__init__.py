@@ -32,6 +32,7 @@ class Store:
         self.backend = backend
         self.path = path
         self.clock = clock
+        self._secret_key: bytes | None = None
 
     @classmethod
     def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> Store:
@@ -71,3 +72,12 @@ class Store:
     def count(self, table: str) -> int:
         with self.read() as txn:
             return txn.count(table)
+
+    def secret_key(self) -> bytes:
+        """The key of secret effects' digests (:mod:`.secrets`): ``UCODE_SECRET_KEY``, else the store's key
+        file (created on first use, 0600), else (in memory) a random one; read once."""
+        if self._secret_key is None:
+            from ucode.store.secrets import load_key
+
+            self._secret_key = load_key(self.path)
+        return self._secret_key

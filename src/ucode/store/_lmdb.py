@@ -9,6 +9,7 @@ block writers. One environment handle per file per process (LMDB's rule): stores
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -17,7 +18,14 @@ from typing import Any, cast
 
 import lmdb
 
-from ucode.errors import StoreCorruptError, StoreError, UcodeError
+from ucode.errors import (
+    StoreCorruptError,
+    StoreDamagedError,
+    StoreError,
+    StoreFullError,
+    StoreReadOnlyError,
+    UcodeError,
+)
 
 __all__ = ["LmdbBackend"]
 
@@ -26,15 +34,65 @@ _ENVS: dict[str, list[Any]] = {}  # real path -> [environment, open count]
 _ENVS_LOCK = threading.Lock()
 
 
-def _acquire(path: Path, tables: int) -> lmdb.Environment:
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _damage(path: Path) -> str | None:
+    """Why the data file of the store at ``path`` cannot be an LMDB environment, checked before LMDB maps
+    it (a truncated file would kill the process with SIGBUS on the first read past its end), or None."""
+    data = path / "data.mdb"
+    if not data.exists() and not data.is_symlink():
+        return None  # a new store
+    if not data.is_file():
+        return "data.mdb is not a regular file"
+    size = data.stat().st_size
+    if size < 2 * _PAGE:
+        return f"data.mdb is {size} bytes, smaller than LMDB's two meta pages ({2 * _PAGE} bytes)"
+    return None
+
+
+def _truncated(env: lmdb.Environment, path: Path) -> str | None:
+    """Whether the data file is shorter than the pages the meta page says are in use."""
+    need = (int(env.info()["last_pgno"]) + 1) * int(env.stat()["psize"])
+    size = (path / "data.mdb").stat().st_size
+    if size < need:
+        return f"data.mdb is {size} bytes but its pages need {need} (truncated?)"
+    return None
+
+
+def _denied(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, (lmdb.ReadonlyError, PermissionError)) or "Permission denied" in text or (
+        "Read-only file system" in text)
+
+
+def _acquire(path: Path, tables: int) -> tuple[lmdb.Environment, bool]:
+    """The shared environment of the store at ``path`` and whether it is read-only: opened for writing,
+    else (its files or its file system refuse writes) for reading only, without LMDB's lock file."""
     k = os.path.realpath(path)
     with _ENVS_LOCK:
         entry = _ENVS.get(k)
         if entry is None:
-            env = lmdb.open(k, map_size=_MAP_SIZE, max_dbs=tables + 2, subdir=True, readahead=False)
-            entry = _ENVS[k] = [env, 0]
+            damaged = _damage(path)
+            if damaged is not None:
+                raise StoreDamagedError(str(path), damaged)
+            readonly = False
+            try:
+                env = lmdb.open(k, map_size=_MAP_SIZE, max_dbs=tables + 2, subdir=True, readahead=False,
+                                mode=0o600)
+            except lmdb.Error as exc:
+                if not (_denied(exc) and (path / "data.mdb").exists()):
+                    raise
+                env = lmdb.open(k, map_size=_MAP_SIZE, max_dbs=tables + 2, subdir=True, readahead=False,
+                                readonly=True, lock=False)
+                readonly = True
+            truncated = _truncated(env, path)
+            if truncated is not None:
+                env.close()
+                raise StoreDamagedError(str(path), truncated)
+            entry = _ENVS[k] = [env, 0, readonly]
         entry[1] += 1
-        return cast("lmdb.Environment", entry[0])
+        return cast("lmdb.Environment", entry[0]), bool(entry[2])
 
 
 def _release(path: Path) -> None:
@@ -56,6 +114,14 @@ def _after_prefix(prefix: bytes) -> bytes | None:
     if not stripped:
         return None
     return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def _free(path: Path) -> int | None:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
 
 class _LmdbTxn:
@@ -123,18 +189,38 @@ class LmdbBackend:
         self.path = path
         crash = os.environ.get("UCODE_CRASH_AFTER_WRITES")
         self._crash_after = int(crash) if crash else None  # fault injection for crash-safety tests
+        full = os.environ.get("UCODE_DISK_FULL_AFTER_WRITES")
+        self._full_after = int(full) if full else None  # fault injection: the disk fills up mid-write
         self._writes = 0
+        new = not (path / "data.mdb").exists()
         try:
-            path.mkdir(parents=True, exist_ok=True)
-            self._env = _acquire(path, len(tables))
+            if new:
+                path.mkdir(parents=True, exist_ok=True, mode=0o700)  # the log holds user data: owner only
+            elif not path.is_dir():
+                raise StoreDamagedError(str(path), "it is not a directory")
+            self._env, self.readonly = _acquire(path, len(tables))
+        except UcodeError:
+            raise
         except (OSError, lmdb.Error) as exc:
             raise StoreError(f"cannot open the store at {path}: {exc}",
                              hint="check the path and its permissions") from None
         self.dbs: dict[str, Any] = {}
         try:
-            with self._env.begin(write=True) as txn:
-                self.dbs = {name: self._env.open_db(name.encode(), txn=txn) for name in tables}
-                prepare(_LmdbTxn(self, txn, True))
+            if self.readonly:  # tables that exist can be opened without writing (each in a read txn)
+                self.dbs = {name: self._env.open_db(name.encode(), create=False) for name in tables}
+                with self._env.begin() as txn:
+                    prepare(_LmdbTxn(self, txn, False))
+            else:
+                with self._env.begin(write=True) as txn:
+                    self.dbs = {name: self._env.open_db(name.encode(), txn=txn) for name in tables}
+                    prepare(_LmdbTxn(self, txn, True))
+        except (lmdb.MapFullError, lmdb.DiskError) as exc:
+            _release(path)
+            raise StoreFullError(str(path), _free(path), str(exc).split(": ")[-1]) from None
+        except lmdb.NotFoundError:
+            _release(path)
+            raise StoreReadOnlyError(str(path), "it was written by an older ucode and needs an upgrade, which "
+                                                "writes") from None
         except lmdb.Error as exc:
             _release(path)
             raise StoreCorruptError(f"the store at {path} cannot be read: {exc}",
@@ -148,6 +234,8 @@ class LmdbBackend:
         self._writes += 1
         if self._crash_after is not None and self._writes >= self._crash_after:
             os._exit(86)  # simulate a crash in the middle of a write transaction
+        if self._full_after is not None and self._writes >= self._full_after:
+            raise lmdb.MapFullError("mdb_put: MDB_MAP_FULL: Environment mapsize limit reached (fault injection)")
 
     @contextlib.contextmanager
     def read(self) -> Iterator[_LmdbTxn]:
@@ -156,8 +244,17 @@ class LmdbBackend:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[_LmdbTxn]:
-        with self._env.begin(write=True) as txn:
-            yield _LmdbTxn(self, txn, True)
+        if self.readonly:
+            raise StoreReadOnlyError(str(self.path))
+        try:
+            with self._env.begin(write=True) as txn:
+                yield _LmdbTxn(self, txn, True)
+        except (lmdb.MapFullError, lmdb.DiskError) as exc:  # the transaction was aborted: nothing landed
+            raise StoreFullError(str(self.path), _free(self.path), str(exc).split(": ")[-1]) from None
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            raise StoreFullError(str(self.path), _free(self.path), exc.strerror or "no space left") from None
 
     def close(self) -> None:
         if not self._closed:

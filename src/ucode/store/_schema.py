@@ -18,9 +18,10 @@ TABLES = (
     "meta", "defs", "src", "dependents", "bind", "byhash", "leaf", "log", "versions", "modules", "code", "files",
     "tasks", "events", "overrides", "state", "statelog", "programs", "texts", "modbind",
 )
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """1: the first store. 2: events are rows (lists) and batches of rows instead of maps. 3: modules are
-programs (the ``programs``, ``texts`` and ``modbind`` tables)."""
+programs (the ``programs``, ``texts`` and ``modbind`` tables). 4: programs are sealed (what their hash is
+over is stored as the bytes hashed: loading checks it with one blake3)."""
 
 
 def _to_2(txn: Txn) -> None:
@@ -32,13 +33,26 @@ def _to_3(txn: Txn) -> None:
     until it is added again (``run`` says so); its definitions keep their hashes."""
 
 
-UPGRADES: dict[int, Callable[[Txn], None]] = {1: _to_2, 2: _to_3}
+def _to_4(txn: Txn) -> None:
+    """Programs sealed: each program record that hashes to its key is rewritten with its hashed fields as
+    the bytes hashed (same key, same hash); one that does not is left unsealed and refused on load."""
+    from ucode.store import modules
+
+    for h in [k for k, _raw in modules.iter_programs(txn)]:
+        modules.seal(txn, h)
+
+
+UPGRADES: dict[int, Callable[[Txn], None]] = {1: _to_2, 2: _to_3, 3: _to_4}
 """Schema N -> the step to N + 1."""
 
 
 def prepare(txn: Txn, path: str, clock: Callable[[], float]) -> None:
     """Check, upgrade or initialize the store in the transaction that opens it."""
     raw = txn.get("meta", b"schema")
+    if raw is None and not txn.write:
+        from ucode.errors import StoreDamagedError
+
+        raise StoreDamagedError(path, "it has no schema record (it is not a ucode store, or was never finished)")
     if raw is None:
         from ucode.store import names
 
@@ -53,6 +67,10 @@ def prepare(txn: Txn, path: str, clock: Callable[[], float]) -> None:
         raise StoreCorruptError(f"the store at {path} has an unreadable schema record", hint="restore it from a backup")
     if found > SCHEMA_VERSION:
         raise StoreVersionError(path, found, SCHEMA_VERSION)
+    if found < SCHEMA_VERSION and not txn.write:
+        from ucode.errors import StoreReadOnlyError
+
+        raise StoreReadOnlyError(path, f"it has schema {found} and needs an upgrade to {SCHEMA_VERSION}, which writes")
     while found < SCHEMA_VERSION:
         UPGRADES[found](txn)
         found += 1

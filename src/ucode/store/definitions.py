@@ -20,14 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ucode import hashing
-from ucode.errors import StoreCorruptError
+from ucode.errors import StoreCorruptError, StoreIntegrityError
 from ucode.records import DefinitionRecord, SourceRecord
 from ucode.store._backend import SEP, Txn, key, load_map, pack
 
 __all__ = [
-    "dependents", "expect_definition", "expect_source", "expect_text", "has_definition", "hashes_with_prefix",
-    "iter_definitions", "load_code", "load_definition", "load_source", "load_text", "save_code",
-    "save_definition", "save_source", "save_text",
+    "dependents", "drop_code", "expect_definition", "expect_source", "expect_text", "has_definition",
+    "hashes_with_prefix", "iter_code", "iter_definitions", "load_code", "load_definition", "load_source",
+    "load_text", "save_code", "save_definition", "save_source", "save_text",
 ]
 
 
@@ -98,10 +98,14 @@ def load_text(txn: Txn, digest: str) -> str | None:
 
 
 def expect_text(txn: Txn, digest: str) -> str:
+    """The text with this digest, checked: a text that does not hash to its key is refused."""
     found = load_text(txn, digest)
     if found is None:
         raise StoreCorruptError(f"the text {digest[:10]} of a stored statement is missing",
                                 hint="add the module again (ucode add PATH), or run ucode verify")
+    if hashing.text_digest(found) != digest:
+        raise StoreIntegrityError(f"the text {digest[:10]} of a stored statement", f"texts/{digest[:10]}",
+                                  hint="add the module's file again (ucode add PATH): the text is stored anew")
     return found
 
 
@@ -110,9 +114,42 @@ def save_text(txn: Txn, digest: str, text: str) -> None:
         txn.put("texts", digest.encode(), text.encode("utf-8"))
 
 
+_CODE_MAGIC = b"ucc1"  # a cached code entry: magic, blake3(key NUL code) (32 bytes), the marshalled code
+
+
+def _code_digest(code_key: str, blob: bytes) -> bytes:
+    import blake3
+
+    hasher = blake3.blake3(code_key.encode() + b"\0")
+    hasher.update(blob)  # the blob is not copied into a concatenation first
+    return hasher.digest()
+
+
 def load_code(txn: Txn, code_key: str) -> bytes | None:
-    return txn.get("code", code_key.encode())
+    """The marshalled code cached under ``code_key``, checked against the digest stored with it (which
+    covers the key too: an entry moved from another key is refused). None when nothing is cached, or the
+    entry was written before entries carried a digest (it is compiled again, and saved with one)."""
+    raw = txn.get("code", code_key.encode())
+    if raw is None or not raw.startswith(_CODE_MAGIC):
+        return None
+    blob = raw[len(_CODE_MAGIC) + 32:]
+    if raw[len(_CODE_MAGIC):len(_CODE_MAGIC) + 32] != _code_digest(code_key, blob):
+        raise StoreIntegrityError(f"cached compiled code ({code_key.split(' ')[0]} "
+                                  f"{hashing.short(code_key.split(' ')[1])})", f"code/{code_key}",
+                                  hint="`ucode verify --repair` drops damaged cache entries (the code is compiled "
+                                       "again from its source on the next run)")
+    return blob
 
 
 def save_code(txn: Txn, code_key: str, blob: bytes) -> None:
-    txn.put("code", code_key.encode(), blob)
+    txn.put("code", code_key.encode(), _CODE_MAGIC + _code_digest(code_key, blob) + blob)
+
+
+def iter_code(txn: Txn) -> Iterator[tuple[str, bytes]]:
+    """Every cached code entry: (key, raw stored value), for ``verify``."""
+    for k, raw in txn.items("code"):
+        yield k.decode(), raw
+
+
+def drop_code(txn: Txn, code_key: str) -> None:
+    txn.delete("code", code_key.encode())

@@ -16,6 +16,11 @@ durability:
 
 :mod:`._replay` replays (the same path, effects served from the log), :mod:`._resume` finishes an
 interrupted task, :mod:`._query` reads tasks back. Rule: durability modes and task status live here.
+
+A secret effect is recorded as a keyed digest of its result; the key is the store's
+(``Store.secret_key``), given to the recorder and the replayer as a function, read when the first secret
+effect comes (a run without secrets never reads it). A replay and a resume perform secret effects again and
+check them against their digests.
 """
 
 from __future__ import annotations
@@ -99,7 +104,7 @@ def run_task(store: Store, runtime: Runtime, ref: str, args: list[Any], kwargs: 
     log = TaskLog(store, rec.id, durability)
     log.start(rec)
     # `off`: no handler at all, so effects cost what they cost outside a task (nothing is recorded)
-    handler = None if durability == "off" else Recorder(on_event=log.on_event())
+    handler = None if durability == "off" else Recorder(on_event=log.on_event(), secret_key=store.secret_key)
     outcome = execute(obj, args, kwargs, handler, state=StoreState(store), task=rec.id)
-    log.finish(outcome)
+    log.finish(outcome, secret_errors=handler.secret_errors if handler is not None else ())
     return TaskRun(rec.id, outcome.result, outcome.error)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ucode.errors import TaskNotFoundError
 from ucode.records import TaskRecord
-from ucode.replay import EffectEvent
+from ucode.replay import EffectEvent, hide_secrets
 from ucode.store import Store
 from ucode.store import state as stored_state
 from ucode.store import tasks as stored
@@ -55,6 +55,28 @@ class TaskLog:
         with self.store.write() as txn:
             stored.save_task(txn, rec)
 
+    def claim(self, free: Callable[[TaskRecord], bool], pid: int, pid_start: int | None,
+              boot: str | None) -> TaskRecord | None:
+        """Make this process the task's (a resume), in one transaction, if ``free(record)`` still holds
+        there (two resumes of one task: one claims it, the other gets None)."""
+        with self.store.write() as txn:
+            rec = stored.load_task(txn, self.task_id)
+            if rec is None:
+                raise TaskNotFoundError(self.task_id)
+            if not free(rec):
+                return None
+            rec = rec._replace(pid=pid, pid_start=pid_start, boot=boot)
+            stored.save_task(txn, rec)
+        return rec
+
+    def release(self, before: TaskRecord) -> None:
+        """Give a claimed task back as it was (interrupted: the process of ``before`` is gone)."""
+        with self.store.write() as txn:
+            rec = stored.load_task(txn, self.task_id)
+            if rec is None:
+                raise TaskNotFoundError(self.task_id)
+            stored.save_task(txn, rec._replace(pid=before.pid, pid_start=before.pid_start, boot=before.boot))
+
     def append(self, events: Sequence[EffectEvent]) -> None:
         with self.store.write() as txn:
             stored.append_events(txn, self.task_id, events)
@@ -75,11 +97,18 @@ class TaskLog:
 
         return sink
 
-    def finish(self, outcome: Outcome, *, resumed: bool = False) -> None:
-        """The outcome, and the events still buffered, in one transaction."""
+    def finish(self, outcome: Outcome, *, resumed: bool = False,
+               secret_errors: Sequence[BaseException] = ()) -> None:
+        """The outcome, and the events still buffered, in one transaction. ``secret_errors``: exceptions
+        raised by secret effects (their messages are sealed in the events): where the task's own error or
+        traceback repeats one's message, it is recorded as ``<secret>``."""
         update: dict[str, Any] = {"finished": time.time(), "resumed": resumed}
         if outcome.error is not None:
-            update.update(status="failed", error=outcome.error_record, traceback=outcome.traceback)
+            error, tb = outcome.error_record, outcome.traceback
+            if secret_errors and error is not None:
+                error = {k: hide_secrets(v, secret_errors) for k, v in error.items()}
+                tb = hide_secrets(tb, secret_errors) if tb else tb
+            update.update(status="failed", error=error, traceback=tb)
         else:
             wire, note = wire_result(outcome.result)
             update.update(status="succeeded", result=wire, result_note=note)

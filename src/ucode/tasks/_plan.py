@@ -14,6 +14,7 @@ from ucode import codec
 from ucode.errors import UnknownDurabilityError
 from ucode.records import TaskRecord
 from ucode.runtime import Entry
+from ucode.tasks._process import identity
 
 __all__ = ["DURABILITY", "SETTINGS", "check_durability", "new_task_id", "plan", "wire_result"]
 
@@ -57,8 +58,9 @@ def plan(entry: Entry, ref: str, args: list[Any], kwargs: dict[str, Any], durabi
     """The record of a task about to run ``entry`` with these arguments."""
     wargs, wkwargs, note = _wire_arguments(args, kwargs)
     hashes = {**({entry.name: entry.hash} if entry.name and entry.hash else {}), **entry.rebound}
+    pid, pid_start, boot = identity()
     return TaskRecord(
         id=new_task_id(), entry=entry.name or ref, hash=entry.hash, closure=entry.closure, version=entry.version,
         position=entry.position, args=wargs, kwargs=wkwargs, status="running", started=time.time(),
-        durability=check_durability(durability), pid=os.getpid(), modules=dict(entry.modules), hashes=hashes,
-        args_note=note)
+        durability=check_durability(durability), pid=pid, modules=dict(entry.modules), hashes=hashes,
+        args_note=note, pid_start=pid_start, boot=boot)

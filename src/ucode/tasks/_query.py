@@ -1,13 +1,13 @@
 """Reading tasks back: one by id (a unique prefix, or ``last``), lists with filters, their log lines, the
 status a person should see, and pruning old ones.
 
-Rule: ``running`` is only shown while the task's process is alive; a task whose process died is
-``interrupted`` (its log holds what was committed).
+Rule: ``running`` is only shown while the task's process is alive (the same PID, start time and boot:
+:mod:`._process`); a task whose process died is ``interrupted`` (its log holds what was committed). A
+secret effect's result is ``<secret>`` in every view (``codec.SECRET_TEXT``).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, NamedTuple
 
 from ucode import codec
@@ -17,23 +17,18 @@ from ucode.records import EVENT_FIELDS, TaskRecord
 from ucode.replay import EffectEvent
 from ucode.store import Store
 from ucode.store import tasks as stored
+from ucode.tasks._process import alive
 
-__all__ = ["TaskView", "event_maps", "find_task", "log_lines", "prune", "status", "summary", "task_list",
+__all__ = ["TaskView", "event_dict", "event_maps", "find_task", "log_lines", "prune", "status", "summary", "task_list",
            "task_view", "tasks"]
 
 
 def status(rec: TaskRecord) -> str:
+    """The status a person should see: the recorded one, except that a task recorded as ``running`` whose
+    process is gone (or whose PID another process now has) is ``interrupted``."""
     if rec.status != "running":
         return rec.status
-    try:
-        if isinstance(rec.pid, int):
-            os.kill(rec.pid, 0)
-            return "running"
-    except ProcessLookupError:
-        return "interrupted"
-    except PermissionError:
-        return "running"
-    return "interrupted"
+    return "running" if alive(rec.pid, rec.pid_start, rec.boot) else "interrupted"
 
 
 def summary(rec: TaskRecord) -> dict[str, Any]:
@@ -126,9 +121,26 @@ def event_maps(store: Store, task_id: str) -> list[dict[str, Any]]:
     return [dict(zip(EVENT_FIELDS, r, strict=True)) if isinstance(r, list) else r for r in rows]
 
 
+def event_dict(event: EffectEvent | dict[str, Any]) -> dict[str, Any]:
+    """A recorded effect as the API shows it: its arguments and result decoded (``codec.from_wire``), and
+    ``secret``: whether it is a secret effect's, whose result (or exception message) is ``<secret>``. A
+    damaged record stays ``{"seq", "corrupt"}``."""
+    if isinstance(event, dict):
+        return event
+    error = dict(event.error) if event.error else None
+    secret = codec.is_sealed(event.result) or (error is not None and "secret" in error)
+    if error is not None and secret:
+        error.pop("secret")  # the sealed message: no use to a reader
+    return {"seq": event.seq, "name": event.name, "args": codec.from_wire(event.args),
+            "kwargs": codec.from_wire(event.kwargs),
+            "result": codec.SECRET_TEXT if secret and error is None else codec.from_wire(event.result),
+            "error": error, "writes": event.writes, "duration": event.duration, "secret": secret}
+
+
 class TaskView(NamedTuple):
     """Everything ``task show`` shows: the record, its status, its arguments and result decoded, every
-    recorded effect (an :class:`~ucode.replay.EffectEvent`, or ``{"seq", "corrupt"}`` for a damaged one)."""
+    recorded effect (an :class:`~ucode.replay.EffectEvent`, or ``{"seq", "corrupt"}`` for a damaged one;
+    a secret effect's result is sealed, and reads back as ``<secret>``)."""
 
     record: TaskRecord
     status: str
@@ -138,11 +150,12 @@ class TaskView(NamedTuple):
     events: list[EffectEvent | dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` form: the summary, then arguments, names and hashes that ran, outcome, events."""
+        """The ``--json`` form (and the HTTP API's): the summary, then arguments, names and hashes that ran,
+        outcome, events (:func:`event_dict`: decoded values, secrets as ``<secret>``)."""
         rec = self.record
         return {**summary(rec), "args": self.args, "kwargs": self.kwargs, "hashes": dict(rec.hashes or {}),
                 "result": self.result, "error": dict(rec.error) if rec.error else None,
-                "events": [e if isinstance(e, dict) else e.to_dict() for e in self.events]}
+                "events": [event_dict(e) for e in self.events]}
 
 
 def task_view(store: Store, task_id: str) -> TaskView:

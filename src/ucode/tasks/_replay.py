@@ -3,7 +3,8 @@ swaps), every effect served from its log, the first divergence reported.
 
 Rule: a replay is the live path with another source of effects: the runtime loads the task's snapshot,
 :func:`~ucode.tasks._execute.execute` calls it, a ``Replayer`` answers the effects. Log lines are not
-compared: a debug version may log more (those lines are the point of replay + swap), or less.
+compared: a debug version may log more (those lines are the point of replay + swap), or less. Secret
+effects are performed again and checked against their digests, with the store's key.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ __all__ = ["TaskReplay", "load_task_code", "replay_all", "replay_task", "route_t
 class TaskReplay(NamedTuple):
     """One replay of a recorded task. ``change`` sums it up for a person or a script: ``identical``,
     ``now succeeds`` (the recording failed, the replay did not: what a fix looks like), ``now fails``,
-    ``different result`` (same effects), or ``different effects`` (it asked for other effects)."""
+    ``different result`` (same effects), ``different effects`` (it asked for other effects), or ``secret
+    changed`` (a secret effect, performed again, gave another value than the one recorded)."""
 
     task: str
     result: ReplayResult
@@ -48,6 +50,8 @@ class TaskReplay(NamedTuple):
 def _change(outcome: ReplayResult, recorded_error: dict[str, str] | None) -> str:
     if outcome.identical:
         return "identical"
+    if outcome.divergence is not None and outcome.divergence.kind == "secret":
+        return "secret changed"
     if outcome.divergence is None or outcome.divergence.kind != "result":
         return "different effects"
     if recorded_error and not outcome.error:
@@ -112,7 +116,7 @@ def replay_task(store: Store, runtime: Runtime, task_id: str, use: dict[str, str
     error = dict(rec.error) if rec.error else None
     recording = Recording(events, codec.from_wire(rec.result) if not error else None, error,
                           rec.result if not error else None)
-    handler = Replayer(events, logs_as_output=True)
+    handler = Replayer(events, logs_as_output=True, secret_key=store.secret_key)
     with runtime.running(entry):
         outcome = replay(lambda: call(obj, list(args), dict(kwargs)), recording, handler=handler)
     causes = []
