@@ -39,7 +39,8 @@ step ucode task replay "$FAILED"          # later replays of this task use the d
 
 step ucode add "$EXAMPLES/checkout_fix.py" --version fix
 step ucode bind discountPercent@fix "$(hash_of discountPercentFixed@fix)"
-step ucode task replay --all --name handleCheckout --use discountPercent=fix   # every recorded checkout
+# every recorded checkout; the failed ones now succeed: a divergence, so it exits 3 (what gates CI)
+step ucode task replay --all --name handleCheckout --use discountPercent=fix || [ $? -eq 3 ]
 step ucode bind discountPercent "$(hash_of discountPercentFixed@fix)"          # ship it: callers unchanged
 step ucode run handleCheckout "$REQUEST"
 step ucode history discountPercent

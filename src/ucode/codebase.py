@@ -166,12 +166,15 @@ class Codebase:
 
         return ingest.add(self.store, paths, version=version, namespace=namespace, strict=strict, progress=progress)
 
-    def bind(self, name: str, target: str, *, version: str | None = None) -> list[Event]:
-        """Bind ``name`` (an existing name or suffix, or a new full name) to ``target`` (``#hash`` or a
-        name) in ``version`` (created from the default version if new). Returns the events written."""
+    def bind(self, name: str, target: str, *, version: str | None = None, new: bool = False,
+             create: bool = False) -> list[Event]:
+        """Bind ``name`` (an existing name or suffix) to ``target`` (``#hash`` or a name) in ``version``.
+        Returns the events written. A name that is not bound there is an error (:class:`NewNameError`,
+        with "did you mean") unless ``new=True``; a version that does not exist is an error
+        (:class:`UnknownVersionError`) unless ``create=True`` (created from the default version)."""
         from ucode import edits
 
-        return edits.bind(self.store, name, target, version)
+        return edits.bind(self.store, name, target, version, new=new, create=create)
 
     def unbind(self, name: str, *, version: str | None = None) -> list[Event]:
         """Remove ``name`` from ``version`` (its parent's binding is hidden too)."""
@@ -204,6 +207,20 @@ class Codebase:
         from ucode import edits
 
         return edits.new_version(self.store, version, parent)
+
+    def delete_version(self, version: str) -> list[Event]:
+        """Remove ``version`` and its own bindings (one op; ``undo`` restores them). Not the default
+        version, nor one other versions are made from."""
+        from ucode import edits
+
+        return edits.delete_version(self.store, version)
+
+    def rename_version(self, old: str, new: str) -> list[Event]:
+        """Rename version ``old`` to ``new``, bindings, parent and default status included (one op;
+        ``undo`` reverses it). Not a version other versions are made from."""
+        from ucode import edits
+
+        return edits.rename_version(self.store, old, new)
 
     def use_version(self, version: str) -> list[Event]:
         """Make ``version`` the default one (what commands use without ``--version``)."""
@@ -459,14 +476,16 @@ class Codebase:
 
         return [r.to_stored() for r in tasks.tasks(self.store)]
 
-    def task_list(self, *, failed: bool = False, name: str | None = None,
-                  since: float | None = None) -> list[dict[str, Any]]:
+    def task_list(self, *, failed: bool = False, name: str | None = None, since: float | None = None,
+                  status: Sequence[str] | str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Task summaries (id, name, status, version, times, hashes), newest first: only failed or
         interrupted ones with ``failed``, only those of entry point ``name`` (a full name or a suffix),
-        only those started at or after the timestamp ``since``."""
+        only those started at or after the timestamp ``since``, only those whose ``status`` is the one (or
+        one of those) given (``running``, ``succeeded``, ``failed``, ``interrupted``), at most ``limit``."""
         from ucode import tasks
 
-        return tasks.task_list(self.store, failed=failed, name=name, since=since)
+        statuses = [status] if isinstance(status, str) else status
+        return tasks.task_list(self.store, failed=failed, name=name, since=since, statuses=statuses, limit=limit)
 
     def log_lines(self, *, task: str | None = None, name: str | None = None, since: float | None = None,
                   grep: str | None = None) -> list[dict[str, Any]]:

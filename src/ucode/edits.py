@@ -14,19 +14,25 @@ from ucode import hashing
 from ucode.errors import (
     InvalidSettingError,
     NameNotFoundError,
+    NewNameError,
     NotANameError,
     UnknownSettingError,
+    UnknownVersionError,
     VersionExistsError,
+    VersionInUseError,
 )
 from ucode.namespace import (
     StoredNamespace,
     commit,
     create_version,
+    drop_version,
     ensure_version,
     remove_binding,
     set_binding,
+    set_module,
     undo_last,
     use_version,
+    version_children,
 )
 from ucode.records import NamespaceEvent
 from ucode.refs import parse_ref, validate_name, validate_version
@@ -37,31 +43,45 @@ from ucode.store import names as stored
 if TYPE_CHECKING:
     from ucode.model import UndoResult
 
-__all__ = ["alias", "bind", "config", "move", "new_version", "set_config", "unbind", "undo", "use"]
+__all__ = ["alias", "bind", "config", "delete_version", "move", "new_version", "rename_version", "set_config",
+           "unbind", "undo", "use"]
 
 Events = list[NamespaceEvent]
 
 
-def _name_for_write(ns: StoredNamespace, name: str, version: str) -> str:
-    """The full name a write refers to: an existing name it uniquely suffixes, else itself (a new name)."""
+def _name_for_write(ns: StoredNamespace, name: str, version: str, *, new: bool) -> str:
+    """The full name a write refers to: an existing name it uniquely suffixes; else itself when ``new`` or
+    when that full name was bound before (in any version); otherwise an error that suggests the names it
+    may be a typo of."""
     try:
         return resolve_name(ns, ns.txn, name, version)[0]
-    except NameNotFoundError:
+    except NameNotFoundError as exc:
+        # a name bound before (in another version, or unbound since) is no typo: only a never-seen one
+        known = name in stored.leaf_names(ns.txn, name.rsplit(".", 1)[-1])
+        if not new and not known:
+            raise NewNameError(name, version, suggestions=exc.suggestions) from None
         return validate_name(name)
 
 
-def bind(store: Store, name: str, target: str, version: str | None) -> Events:
-    """Bind ``name`` (an existing name or suffix, or a new full name) to ``target`` (``#hash`` or a name)
-    in ``version``, created from the default version when new."""
+def bind(store: Store, name: str, target: str, version: str | None, *, new: bool = False,
+         create: bool = False) -> Events:
+    """Bind ``name`` (an existing name or suffix) to ``target`` (``#hash`` or a name) in ``version``.
+
+    A typo must not create things: a name that is not bound in the version is an error ("did you mean")
+    unless ``new`` (then it is bound as a new full name), and a version that does not exist is an error
+    unless ``create`` (then it is created from the default version)."""
     ref = parse_ref(name)
     if ref.name is None:
         raise NotANameError("bind", name)
     with store.write() as txn:
         ns = StoredNamespace(txn)
         v = ref.version or version or ns.default()
+        if not ns.exists(v) and not create:
+            raise UnknownVersionError(v, stored.version_names(txn),
+                                      create=f"pass --create: ucode bind --create {name} {target}")
         created = ensure_version(ns, v, store.clock())
         _tname, h, _tv = resolve(ns, txn, target, v, ns.default())
-        full = _name_for_write(ns, ref.name, v)
+        full = _name_for_write(ns, ref.name, v, new=new)
         return commit(txn, [created, set_binding(txn, v, full, h)], cause=f"bind {full}@{v} {hashing.short(h)}",
                       now=store.clock())
 
@@ -116,6 +136,65 @@ def new_version(store: Store, version: str, parent: str | None) -> Events:
         p = known_version(ns, txn, parent, ns.default())
         return commit(txn, [create_version(txn, version, p, store.clock())], cause=f"version create {version}",
                       now=store.clock())
+
+
+def delete_version(store: Store, version: str) -> Events:
+    """Remove ``version`` and its own bindings, as one op that ``undo`` reverses. The default version and
+    a version other versions are made from cannot be deleted (say which, and what to do first)."""
+    with store.write() as txn:
+        ns = StoredNamespace(txn)
+        v = _existing_version(ns, version)
+        _check_removable(ns, v, "delete")
+        return commit(txn, drop_version(ns, v), cause=f"version delete {v}", now=store.clock())
+
+
+def rename_version(store: Store, old: str, new: str) -> Events:
+    """Rename a version: ``new`` is created from ``old``'s parent with ``old``'s own bindings, and ``old``
+    is dropped (the default moves with it), as one op that ``undo`` reverses. A version other versions
+    are made from cannot be renamed (their parent would change)."""
+    validate_version(new)
+    with store.write() as txn:
+        ns = StoredNamespace(txn)
+        v = _existing_version(ns, old)
+        if ns.exists(new):
+            raise VersionExistsError(new)
+        _check_removable(ns, v, "rename", default_ok=True)
+        parent = ns.parent(v)
+        now = store.clock()
+        events: list[dict[str, Any] | None] = [create_version(txn, new, parent, now) if parent is not None
+                                               else _root_version(txn, new, now)]
+        events += [set_binding(txn, new, n, h) for n, h in sorted(ns.own_all(v).items())]
+        events += [set_module(txn, new, m, h) for m, h in sorted(ns.own_modules(v).items())]
+        if ns.default() == v:
+            events.append(use_version(txn, new))
+        events += drop_version(ns, v)
+        return commit(txn, events, cause=f"version rename {v} {new}", now=now)
+
+
+def _root_version(txn: Any, version: str, now: float) -> dict[str, Any]:
+    """A version without a parent (renaming the store's first version). ``new`` marks the event as made by
+    a rename (a store's own first version, ``new`` None, is never undone)."""
+    stored.save_version(txn, version, stored.VersionRecord(None, now))
+    return {"kind": "version", "version": version, "name": version, "old": None, "new": "rename"}
+
+
+def _existing_version(ns: StoredNamespace, version: str) -> str:
+    if not ns.exists(version):
+        raise UnknownVersionError(version, stored.version_names(ns.txn))
+    return version
+
+
+def _check_removable(ns: StoredNamespace, version: str, what: str, *, default_ok: bool = False) -> None:
+    children = version_children(ns.txn, version)
+    if children:
+        raise VersionInUseError(version, f"{', '.join(children)} {'is' if len(children) == 1 else 'are'} made "
+                                f"from it (copy-on-write: {'it' if len(children) == 1 else 'they'} read its bindings)",
+                                hint=f"{what} {', '.join(children)} first, or bind what they need in them")
+    if not default_ok and ns.default() == version:
+        others = [x for x in stored.version_names(ns.txn) if x != version]
+        raise VersionInUseError(version, "it is the default version",
+                                hint=f"make another the default first: ucode version use {others[0]}" if others
+                                else "a store keeps at least one version")
 
 
 def use(store: Store, version: str) -> Events:

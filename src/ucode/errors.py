@@ -27,6 +27,7 @@ __all__ = [
     "MissingImportError",
     "ModuleWithoutProgramError",
     "NameNotFoundError",
+    "NewNameError",
     "NoInterruptedTaskError",
     "NoStateStoreError",
     "NoTasksError",
@@ -37,6 +38,7 @@ __all__ = [
     "NotInModuleError",
     "NothingToUndoError",
     "ReboundToModuleWithoutProgramError",
+    "ReplayDivergedError",
     "RunError",
     "SecretKeyError",
     "SerializationError",
@@ -56,17 +58,20 @@ __all__ = [
     "UnhandledEffectError",
     "UnknownDurabilityError",
     "UnknownSettingError",
+    "UnknownVersionError",
     "UntrustedStoreError",
     "UsageError",
     "VersionError",
     "VersionExistsError",
+    "VersionInUseError",
 ]
 
 
 class UcodeError(Exception):
     """Base of every error ucode reports to a user.
 
-    ``exit_code`` is what the CLI exits with (1: bad input or failing code, 2: a store problem);
+    ``exit_code`` is what the CLI exits with (1: bad input or failing code, 2: a store problem, 3: a
+    replay diverged);
     ``http_status`` what the HTTP API answers with (400 bad request, 404 not found, 409 conflict, 422 code
     that cannot run, 500 a damaged store, 503 a store that cannot be used). Subclasses set both, so the
     adapters map errors by table, not by branches.
@@ -157,6 +162,17 @@ class NameNotFoundError(UcodeError):
         self.name = name
         self.version = version
         self.suggestions = suggestions or []
+
+
+class NewNameError(NameNotFoundError):
+    """``bind`` of a name that is not bound, without ``--new``: a typo must not create a name."""
+
+    def __init__(self, name: str, version: str, *, suggestions: list[str] | None = None) -> None:
+        super().__init__(name, version, suggestions=suggestions)
+        close = f"did you mean {', '.join(self.suggestions[:5])}? " if self.suggestions else ""
+        self.message = f"no name {name!r} in version {version!r} to rebind"
+        self.args = (self.message,)
+        self.hint = f"{close}to bind a new name, pass --new: ucode bind --new {name} TARGET"
 
 
 class AmbiguousNameError(UcodeError):
@@ -416,6 +432,35 @@ class NotANameError(UcodeError):
         self.ref = ref
 
 
+class UnknownVersionError(VersionError):
+    """A version that does not exist, named where creating it was not asked for (``NAME@v9``)."""
+
+    http_status = 404
+
+    def __init__(self, version: str, known: list[str], *, create: str | None = None) -> None:
+        import difflib
+
+        close = difflib.get_close_matches(version, known, n=3, cutoff=0.5)
+        hint = (f"did you mean {', '.join(close)}? " if close else "") + "known versions: " + ", ".join(known)
+        if create:
+            hint += f"; to create it, {create}"
+        super().__init__(f"no version {version!r}", hint=hint)
+        self.version = version
+        self.known = known
+
+
+class VersionInUseError(VersionError):
+    """``version delete`` / ``version rename`` of a version that cannot go: the default version, or the
+    parent of other versions. ``reason`` says which."""
+
+    http_status = 409
+
+    def __init__(self, version: str, reason: str, *, hint: str) -> None:
+        super().__init__(f"cannot remove version {version!r}: {reason}", hint=hint)
+        self.version = version
+        self.reason = reason
+
+
 class VersionExistsError(VersionError):
     """``version create`` of a version that exists."""
 
@@ -552,6 +597,22 @@ class DivergenceError(UcodeError):
         super().__init__(f"replay diverged {divergence}".split("\n")[0],
                          hint="the code or its inputs changed since the recording; see the divergence")
         self.divergence = divergence
+
+
+class ReplayDivergedError(UcodeError):
+    """``task replay`` (or ``task replay --all``) found that a replay did not behave as recorded: the CLI
+    shows the replay, then exits with this error's code of its own (3), so a replay can gate CI.
+    ``tasks`` are the ids of the tasks whose replay diverged, ``replayed`` how many were replayed."""
+
+    exit_code = 3
+    http_status = 409
+
+    def __init__(self, tasks: list[str], replayed: int) -> None:
+        what = f"the replay of task {tasks[0]}" if replayed == 1 else f"{len(tasks)} of {replayed} replayed tasks"
+        super().__init__(f"{what} diverged", hint="a replay that matches its recording exits 0; the divergence "
+                                                  "is above (--json: each replay's `divergence`)")
+        self.tasks = tasks
+        self.replayed = replayed
 
 
 class NotAnEffectError(UcodeError):

@@ -80,6 +80,9 @@ class AddedModule(_Dict):
     status: str
     old_hash: str | None
     path: str
+    # the package root the module was named from, when the path added is inside a package (``shop/
+    # pricing.py`` is ``shop.pricing``: the directories above it have ``__init__.py`` up to ``root``)
+    root: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "EVENT_FIELDS", "Definition", "DefinitionRecord", "FileRecord", "ImportSpec", "ModuleRecord",
-    "NamespaceEvent", "Program", "SourceRecord", "Statement", "TaskRecord", "error_of", "event_row",
+    "NamespaceEvent", "Program", "SourceRecord", "Statement", "TaskRecord", "Trace", "TraceFrame", "error_of",
+    "event_row",
 ]
 
 
@@ -253,12 +254,45 @@ class NamespaceEvent(NamedTuple):
         return self._asdict()
 
 
+class TraceFrame(NamedTuple):
+    """One frame of a failed task's traceback: the qualified name of its function (``shop.pricing.quote``;
+    ``shop.pricing.<module>`` for module code), the hash of the stored statement or definition it runs in
+    (None: code that is not in the store, a library's), the file and line of the source, and the line's
+    text. No locals: a frame never holds a value the code computed."""
+
+    name: str
+    hash: str | None
+    path: str
+    line: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+class Trace(NamedTuple):
+    """The traceback of a failed task, most recent call last: the frames of the user's code (stored code
+    and the libraries it called), and how many frames of ucode's own machinery were left out."""
+
+    frames: tuple[TraceFrame, ...]
+    hidden: int = 0
+
+    @classmethod
+    def from_stored(cls, rec: Mapping[str, Any]) -> Trace:
+        return cls(tuple(TraceFrame(f[0], f[1], f[2], int(f[3]), f[4]) for f in rec.get("frames", ())),
+                   int(rec.get("hidden", 0)))
+
+    def to_stored(self) -> dict[str, Any]:
+        return {"frames": [list(f) for f in self.frames], "hidden": self.hidden}
+
+
 class TaskRecord(NamedTuple):
     """A task (the ``tasks`` table): what ran (entry name and hash, the closure hash, the programs of the
     stored modules its import ran, the names rebound in them), where (version and namespace log
     position), with what (arguments in recorded form; ``args_note`` when they could not be recorded), how
     (durability, the process: its PID, start time and boot, see ``tasks._process``; older records have
-    only the PID), and how it ended."""
+    only the PID), and how it ended (a failure: ``error``, the full Python ``traceback`` as text, and
+    ``trace``, the user's frames; a record without ``trace``, older ones, has no traceback recorded)."""
 
     id: str
     entry: str
@@ -283,6 +317,7 @@ class TaskRecord(NamedTuple):
     resumed: bool = False
     pid_start: int | None = None
     boot: str | None = None
+    trace: Trace | None = None
 
     @classmethod
     def from_stored(cls, rec: Mapping[str, Any]) -> TaskRecord:
@@ -292,11 +327,16 @@ class TaskRecord(NamedTuple):
         known.setdefault("closure", None)
         known.setdefault("durability", "batched")
         known.setdefault("started", 0.0)
+        if isinstance(known.get("trace"), Mapping):
+            known["trace"] = Trace.from_stored(known["trace"])
         return cls(**known)
 
     def to_stored(self) -> dict[str, Any]:
         """The stored map: the fields that are set (a task that never failed has no ``error`` key)."""
-        return {k: v for k, v in self._asdict().items() if v is not None and not (k == "resumed" and not v)}
+        out = {k: v for k, v in self._asdict().items() if v is not None and not (k == "resumed" and not v)}
+        if self.trace is not None:
+            out["trace"] = self.trace.to_stored()
+        return out
 
 
 def error_of(exc: BaseException) -> dict[str, str]:

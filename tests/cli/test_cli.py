@@ -673,7 +673,7 @@ def test_every_json_output_is_the_api_result(jrun: JRun, run: Run, memo: None, a
 def test_write_commands_json_is_what_the_log_recorded(jrun: JRun, run: Run, api: Callable[[], Codebase]) -> None:
     run("add", str(APP))
     writes = [
-        ["bind", "app.findUser", "lookupUser"],
+        ["bind", "--new", "app.findUser", "lookupUser"],
         ["alias", "listItems", "app.items"],
         ["move", "app.items", "app.ownedItems"],
         ["unbind", "app.findUser"],

@@ -54,7 +54,7 @@ def test_run_with_json_positional_and_keyword_arguments(ucli, tmp_path: Path) ->
 
 def test_run_exception_shows_stored_traceback(ucli) -> None:  # type: ignore[no-untyped-def]
     res = ucli("run", "handleRequest", '{"user_id": 42}', code=1)
-    assert f'File "{APP}", line 30, in lookupUser' in res.stderr  # the file's path and line, as Python shows
+    assert f'File "{APP}", line 30, in app.lookupUser #' in res.stderr  # the file's path and line, as Python shows
     assert 'raise KeyError(f"no user {user_id}")' in res.stderr
     assert "KeyError: 'no user 42'" in res.stderr
     assert "src/ucode" not in res.stderr  # ucode's own frames are not shown
@@ -183,11 +183,12 @@ def test_replay_swap_demo_step_by_step(tmp_path: Path, monkeypatch: pytest.Monke
     fixed = hash_of("discountPercentFixed@fix")
     ucode("bind", "discountPercent@fix", fixed)
     every = json.loads(ucode("task", "replay", "--all", "--name", "handleCheckout", "--use",
-                             "discountPercent=fix", "--json").stdout)
+                             "discountPercent=fix", "--json", code=3).stdout)  # diverged: exit 3
     changes = {o["task"]: o["change"] for o in every}
     assert {t: c for t, c in changes.items() if t in failed} == {t: "now succeeds" for t in failed}
     assert {c for t, c in changes.items() if t not in failed} == {"identical"}  # the others: same receipts
-    summary = ucode("task", "replay", "--all", "--name", "handleCheckout", "--use", "discountPercent=fix").stdout
+    summary = ucode("task", "replay", "--all", "--name", "handleCheckout", "--use", "discountPercent=fix",
+                    code=3).stdout
     n = len(failed)
     assert f"{len(changes) - n} identical, {n} diverged ({n} now succeeds)" in summary
     assert f"{tid}: now succeeds: was IndexError: list index out of range; now {{'order'" in summary

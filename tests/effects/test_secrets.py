@@ -369,11 +369,11 @@ def test_secrets_through_the_cli_appear_nowhere(cli: Callable[..., Result], tmp_
     assert "replay identical" in cli("task", "replay", tid).stdout
     assert json.loads(cli("task", "replay", tid, "--json").stdout)["identical"] is True
     monkeypatch.setenv("TEST_API_TOKEN", "sk-live-ROTATED")
-    diverged = cli("task", "replay", tid).stdout
+    diverged = cli("task", "replay", tid, code=3).stdout  # a divergence exits 3
     assert "replay diverged" in diverged
     assert "the secret env.secret('TEST_API_TOKEN') is not the one recorded" in diverged
     assert "ROTATED" not in diverged
-    out = json.loads(cli("task", "replay", tid, "--json").stdout)
+    out = json.loads(cli("task", "replay", tid, "--json", code=3).stdout)
     assert out["divergence"]["kind"] == "secret" and out["change"] == "secret changed"
-    assert "secret changed" in cli("task", "replay", "--all").stdout
+    assert "secret changed" in cli("task", "replay", "--all", code=3).stdout
     assert_nowhere(store_bytes(tmp_path / "s"))

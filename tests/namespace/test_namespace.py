@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from tests.conftest import EXAMPLES, FakeClock, Write
 from ucode import errors
 from ucode.codebase import Codebase
+from ucode.namespace import fold
+from ucode.store import names as stored_names
 
 
 def test_versions_are_copy_on_write(cb: Codebase, write: Write) -> None:
@@ -19,7 +21,7 @@ def test_versions_are_copy_on_write(cb: Codebase, write: Write) -> None:
     assert v2.parent == "v1" and v2.own_bindings == 1
     # v2 sees v1's names through its parent
     assert cb.resolve("handleRequest@v2") == cb.resolve("handleRequest@v1")
-    cb.bind("lookupUser@v2", "lookupUserV2@v2")
+    cb.bind("lookupUser@v2", "lookupUserV2@v2", create=True)
     assert cb.resolve("lookupUser@v2") == cb.resolve("lookupUserV2@v2")
     assert cb.resolve("lookupUser@v1") != cb.resolve("lookupUser@v2")
     # a later change in v1 shows through in v2 where v2 has no binding of its own
@@ -110,13 +112,14 @@ def test_bindings_as_of_any_log_position(cb: Codebase, write: Write) -> None:
     assert cb.bindings(at=cb.log_position()) == cb.bindings()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(["bind", "unbind", "undo", "alias", "version"]),
-                          st.integers(0, 3), st.integers(0, 3)), max_size=12))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["bind", "unbind", "undo", "alias", "version", "delete", "rename", "use"]),
+                          st.integers(0, 3), st.integers(0, 3)), max_size=14))
 def test_state_is_the_fold_of_the_log(tmp_path_factory: pytest.TempPathFactory,
                                       ops: list[tuple[str, int, int]]) -> None:
-    """Whatever sequence of binds, unbinds, aliases, versions and undos: the materialized names equal
-    the fold of the log, in every version and at every earlier position."""
+    """Whatever sequence of binds, unbinds, aliases, versions (created, deleted, renamed, made the
+    default) and undos: the materialized names equal the fold of the log, in every version and at every
+    earlier position."""
     root = tmp_path_factory.mktemp("fold")
     src = root / "m.py"
     src.write_text("".join(f"def f{i}():\n    return {i}\n\n" for i in range(4)))
@@ -124,25 +127,36 @@ def test_state_is_the_fold_of_the_log(tmp_path_factory: pytest.TempPathFactory,
         cb.add([src])
         hashes = [cb.resolve(f"m.f{i}") for i in range(4)]
         positions: list[tuple[int, dict[str, dict[str, str]]]] = []
+        defaults: list[str] = []
         for op, a, b in ops:
             versions = [v.name for v in cb.versions()]
             v = versions[b % len(versions)]
             try:
                 if op == "bind":
-                    cb.bind(f"m.n{a}@{v}", "#" + hashes[b])
+                    cb.bind(f"m.n{a}@{v}", "#" + hashes[b], new=True)
                 elif op == "unbind":
                     cb.unbind(f"m.f{a}@{v}")
                 elif op == "undo":
                     cb.undo()
                 elif op == "alias":
                     cb.alias(f"m.f{a}@{v}", f"m.alias{b}")
+                elif op == "delete":
+                    cb.delete_version(v)
+                elif op == "rename":
+                    cb.rename_version(v, f"r{a}{b}")
+                elif op == "use":
+                    cb.use_version(v)
                 else:
                     cb.create_version(f"x{a}{b}", parent=v)
             except errors.UcodeError:
                 pass
             positions.append((cb.log_position(), {v.name: cb.bindings(v.name) for v in cb.versions()}))
-        assert cb.verify().ok
-        for at, snapshot in positions:
+            defaults.append(cb.default_version())
+            assert cb.verify().ok
+        for (at, snapshot), default in zip(positions, defaults, strict=True):
+            with cb.store.read() as txn:
+                state = fold(stored_names.events(txn), at=at)
+            assert (set(state.parents), state.default) == (set(snapshot), default)
             for vname, binds in snapshot.items():
                 assert cb.bindings(vname, at=at) == binds
 
@@ -150,7 +164,7 @@ def test_state_is_the_fold_of_the_log(tmp_path_factory: pytest.TempPathFactory,
 def test_history_of_name_at_version_is_that_version_only(cb: Codebase) -> None:
     cb.add([EXAMPLES / "app.py"])
     cb.add([EXAMPLES / "app_v2.py"], version="v2")
-    cb.bind("lookupUser@v2", "lookupUserV2@v2")
+    cb.bind("lookupUser@v2", "lookupUserV2@v2", create=True)
     assert [e.version for e in cb.history("lookupUser@v2")] == ["v2"]
     assert [e.version for e in cb.history("lookupUser")] == ["v2", "v1"]
     assert [b.hash for b in cb.deps("lookupUserV2@v2")] == [cb.resolve("User"), cb.resolve("lookupUser@v1")]

@@ -25,7 +25,7 @@ def test_the_wrapper_as_entry_point_logs_once(cb: Codebase, capsys: pytest.Captu
     app, whose rebound name waits for app_v2 to finish; app_v2's own import took the written lookupUser."""
     cb.add([EXAMPLES / "app.py"])
     cb.add([EXAMPLES / "app_v2.py"], version="v2")
-    cb.bind("lookupUser@v2", "lookupUserV2@v2")
+    cb.bind("lookupUser@v2", "lookupUserV2@v2", create=True)
     assert cb.run("lookupUserV2", 1, version="v2").name == "Ada"
     assert capsys.readouterr().out.count("lookupUserV2 called with 1") == 1
     app = cb.function("app", version="v2")
@@ -41,7 +41,7 @@ def test_another_revision_of_a_definition_runs_in_its_place(cb: Codebase, write:
     path.write_text(path.read_text().replace("x * RATE", "x * RATE + 1").replace("RATE = 2", "RATE = 10"))
     cb.add([path], version="v2")
     assert cb.function("total", version="v2")([1]) == 11
-    cb.bind("svc.price@v2", f"#{old}")  # v2's file, with v1's price: it runs in v2's namespace
+    cb.bind("svc.price@v2", f"#{old}", create=True)  # v2's file, with v1's price: it runs in v2's namespace
     svc = cb.function("svc", version="v2")
     assert svc.total([1]) == 10 and svc.RATE == 10
     assert svc.price.__globals__ is vars(svc)
@@ -73,7 +73,7 @@ def test_a_replacement_is_in_place_for_the_module_code_after_its_statement(cb: C
     cb.add([write("web.py", "def lookup(uid):\n    return 'v1'\n\nROUTES = {'/u': lookup}\n\n"
                             "def handle(path):\n    return ROUTES[path](1)\n"),
             write("web2.py", "from web import lookup\n\ndef lookup2(uid):\n    return 'v2+' + lookup(uid)\n")])
-    cb.bind("web.lookup@v2", "web2.lookup2")
+    cb.bind("web.lookup@v2", "web2.lookup2", create=True)
     assert cb.function("handle", version="v2")("/u") == "v2+v1"  # ROUTES captured the replacement
 
 
@@ -81,7 +81,7 @@ def test_a_replacement_that_needs_later_names_is_set_once_the_module_has_run(cb:
     cb.add([write("web.py", "def lookup(uid):\n    return 'v1'\n\ndef handle():\n    return lookup(1)\n\n"
                             "LATER = '!'\n"),
             write("web2.py", "from web import lookup, LATER\n\ndef lookup2(uid):\n    return lookup(uid) + LATER\n")])
-    cb.bind("web.lookup@v2", "web2.lookup2")
+    cb.bind("web.lookup@v2", "web2.lookup2", create=True)
     assert cb.function("handle", version="v2")() == "v1!"
 
 
@@ -130,7 +130,7 @@ def test_statement_by_statement_keeps_what_the_whole_module_does(cb: Codebase, w
     cb.add([write("m.py", '"""The doc."""\nfrom __future__ import annotations\n\nX: int = 1\n"""X is one."""\n\n'
                           "def f(a: Undefined) -> int:\n    return X\n\ndef g():\n    return 'g'\n"),
             write("n.py", "def g():\n    return 'n.g'\n")])
-    cb.bind("m.g@v2", "n.g")
+    cb.bind("m.g@v2", "n.g", create=True)
     for version in ("v1", "v2"):
         m = cb.function("m", version=version)
         assert (m.__doc__, m.__annotations__, m.f.__annotations__) == ("The doc.", {"X": "int"},

@@ -23,7 +23,7 @@ def test_run_the_memo_walkthrough(cb: Codebase) -> None:
     v1 = cb.run("handleRequest", {"user_id": 1})
     assert v1 == {"user": "Ada", "plan": "pro", "items": ["notebook", "analytical engine"], "count": 2}
     cb.add([EXAMPLES / "app_v2.py"], version="v2")
-    cb.bind("lookupUser@v2", "lookupUserV2@v2")
+    cb.bind("lookupUser@v2", "lookupUserV2@v2", create=True)
     assert cb.run("handleRequest", {"user_id": 1}, version="v2") == v1
     assert cb.function("handleRequest", version="v2").__globals__["lookupUser"].__name__ == "lookupUserV2"
     # bind it in the default version: v2 behavior without re-adding handleRequest
@@ -38,7 +38,7 @@ def test_wrapper_bound_under_the_name_it_wraps_calls_the_wrapped_version(
 ) -> None:
     cb.add([EXAMPLES / "app.py"])
     cb.add([EXAMPLES / "app_v2.py"], version="v2")
-    cb.bind("lookupUser@v2", "lookupUserV2@v2")
+    cb.bind("lookupUser@v2", "lookupUserV2@v2", create=True)
     user = cb.run("lookupUser", 2, version="v2")
     assert user.name == "Grace"
     # it logged once and then called v1, rather than calling itself forever
@@ -56,7 +56,7 @@ def test_recursion_means_the_definition_itself(cb: Codebase, write: Write) -> No
             return ("logged", fact(n))
     """)])
     assert cb.run("fact", 5) == 120
-    cb.bind("m.fact", "m2.fact_logged", version="v2")
+    cb.bind("m.fact", "m2.fact_logged", version="v2", create=True)
     # fact_logged calls fact as written against (m's own fact, which its import took); that fact's
     # recursion is a global lookup in m, so it calls what m.fact is bound to: as in Python, where
     # `m.fact = fact_logged` after the import would make fact(4) inside fact call fact_logged
@@ -68,7 +68,7 @@ def test_a_name_bound_to_another_definition_of_its_own_module_is_an_assignment(c
     """Inside one module, binding a name to another of its definitions is what ``fact = fact_logged`` at
     the end of the file would do (the module runs as its file would): here, a loop through the name."""
     cb.add([write("m.py", "def fact(n):\n    return n\n\ndef loud(n):\n    return ('loud', fact(n))\n")])
-    cb.bind("m.fact", "m.loud", version="v2")
+    cb.bind("m.fact", "m.loud", version="v2", create=True)
     assert cb.function("m.fact", version="v2") is cb.function("m.loud", version="v2")
 
 
@@ -111,7 +111,7 @@ def test_versions_side_by_side_share_the_modules_that_run_the_same(cb: Codebase,
             write("svc.py", "from models import User\n\ndef lookup(i):\n    return User(i)\n\n"
                             "def handle(i):\n    return lookup(i)\n"),
             write("alt.py", "from models import User\n\ndef lookup(i):\n    return User(-i)\n")])
-    cb.bind("svc.lookup@v2", "alt.lookup")
+    cb.bind("svc.lookup@v2", "alt.lookup", create=True)
     h1, h2 = cb.function("handle"), cb.function("handle", version="v2")
     assert h1 is not h2 and (h1(1), h2(1)) == (cb.function("User")(1), cb.function("User")(-1))
     # models runs the same in both versions (same program, nothing rebound in it, nothing it imports

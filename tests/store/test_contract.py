@@ -109,7 +109,7 @@ def test_values_are_msgpack_and_a_damaged_one_names_its_table_and_key(store: Sto
 def _same_work(cb: Codebase) -> dict[str, object]:
     """Add, rebind, run and undo: everything a user sees, as data."""
     cb.add([EXAMPLES / "app.py"])
-    cb.bind("lookupUser@v2", "#" + cb.resolve("lookupUser"))
+    cb.bind("lookupUser@v2", "#" + cb.resolve("lookupUser"), create=True)
     result = cb.run("handleRequest", {"user_id": 1})
     cb.undo()
     return {"names": cb.bindings(), "versions": [(v.name, v.parent) for v in cb.versions()],

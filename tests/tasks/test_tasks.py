@@ -56,7 +56,7 @@ def checkout3(items: list) -> dict:
 def shop(cb: Codebase, write: Write) -> Codebase:
     cb.add([write("shop.py", SHOP)])
     cb.add([write("shop_debug.py", SHOP_DEBUG)], version="debug")
-    cb.bind("price@debug", "price_debug@debug")
+    cb.bind("price@debug", "price_debug@debug", create=True)
     return cb
 
 
@@ -93,7 +93,7 @@ def test_replay_with_a_swapped_function_shows_its_log_lines(shop: Codebase) -> N
 def test_divergence_is_reported_precisely(shop: Codebase, write: Write) -> None:
     run = shop.run_task("checkout", ["apple"])
     shop.add([write("shop3.py", SHOP_V3)])
-    shop.bind("checkout@v3", "shop3.checkout3")
+    shop.bind("checkout@v3", "shop3.checkout3", create=True)
     out = shop.replay(run.id, use={"checkout": "v3"})
     d = out.result.divergence
     assert not out.result.identical and d is not None

@@ -19,14 +19,19 @@ def bind(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The name to (re)bind; NAME@V binds it in V.")],
     target: Annotated[str, typer.Argument(metavar="TARGET", help="A #hash prefix or a name.")],
     version: VersionOpt = None,
+    new: Annotated[bool, typer.Option(
+        "--new", help="NAME is a new name: bind it (without --new, a name that is not bound is an error, so a "
+                      "typo creates nothing).")] = False,
+    create: Annotated[bool, typer.Option(
+        "--create", help="Create the version if it does not exist (from the default version).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Bind NAME to the definition TARGET refers to.
 
     Example: ucode bind lookupUser@v2 lookupUserV2
     """
-    with session(ctx, create=True, as_json=as_json) as cb:
-        events = cb.bind(name, target, version=version)
+    with session(ctx, create=create or new, as_json=as_json) as cb:
+        events = cb.bind(name, target, version=version, new=new, create=create)
     if as_json:
         emit(dicts(events))
     else:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from ucode.model import AddResult, Binding, DefinitionView, DiffEntry, Event, Matches, VerifyResult, VersionInfo
+    from ucode.records import Trace
     from ucode.tasks import TaskView
 
 PROGRESS_MIN_FILES = 20
@@ -98,13 +99,33 @@ def add_summary(result: AddResult) -> str:
     return summary
 
 
+def _common_package(modules: list[str]) -> str:
+    parts = [m.split(".") for m in modules]
+    common = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) > 1:
+            break
+        common.append(level[0])
+    return ".".join(common)
+
+
 def render_add(result: AddResult, *, show_all: bool = False) -> None:
     """The names that changed (all of them with ``--all``), what was not stored, stale names, a summary.
 
     Unchanged names are only counted unless asked for: re-adding a large tree should say "nothing
     changed" in one line (and cheaply: no table, no rich), not list thousands of rows."""
     shown = [n for n in result.names if show_all or n.status != "unchanged" or n.warnings]
+    # a path inside a package is named from the package root: say so (shop/pricing.py is shop.pricing)
+    roots: dict[str, list[tuple[str, str]]] = {}
+    for m in result.modules:
+        if m.root:
+            roots.setdefault(m.root, []).append((m.path, m.name))
+    named = [f"{ms[0][0]} is module {ms[0][1]} (named from {root}, the package root)" if len(ms) == 1 else
+             f"{len(ms)} files are modules of {_common_package([n for _p, n in ms])} (named from {root}, the "
+             "package root)" for root, ms in roots.items()]
     if not shown and not result.skipped:
+        for line in named:
+            typer.echo(line)
         typer.secho(add_summary(result), bold=True)
         return
     con = console()
@@ -122,6 +143,8 @@ def render_add(result: AddResult, *, show_all: bool = False) -> None:
             warnings = "\n".join(f"{w.code}: {w.message} (line {w.line})" for w in n.warnings)
             table.add_row(rich_text(n.name), status, h, rich_text(n.kind), rich_text(warnings, "yellow"))
         con.print(table)
+    for line in named:
+        note(con, line)
     for s in result.skipped:
         note(con, f"passed over: {s.path} {s.reason}", "yellow")
     if result.stale:
@@ -228,6 +251,10 @@ def event_text(ev: Event) -> str:
         return f"created version {ev.name}" + (f" from {ev.old}" if ev.old else "")
     if ev.kind == "use":
         return f"default version {ev.old} -> {ev.new}"
+    if ev.kind == "drop":
+        return f"version {ev.name} deleted"
+    if ev.kind == "module":
+        return f"module {ev.name}@{ev.version}: {binding_state(ev.old)} -> {binding_state(ev.new)}"
     return f"{ev.kind} {ev.name}@{ev.version}: {ev.old} -> {ev.new}"
 
 
@@ -359,7 +386,53 @@ def when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
+def error_line(error: Any) -> str:
+    """An exception as a task records it (type, module, message), as Python's last traceback line says it:
+    ``KeyError: 'no user 42'``, ``shop.errors.OutOfStock: pear``."""
+    module, name, message = error.get("module"), error.get("type", "?"), error.get("message", "")
+    qual = name if module in (None, "", "builtins", "__main__") else f"{module}.{name}"
+    return f"{qual}: {message}" if message else qual
+
+
+def trace_lines(frames: Sequence[Any], hidden: int = 0, indent: str = "") -> list[str]:
+    """A failure's frames (``--json``'s ``traceback``: name, hash, path, line, text) as Python shows a
+    traceback, most recent call last, with the short hash of the stored statement beside each stored
+    frame, and how many frames of ucode's own machinery were left out. No frames (the code raised from
+    ucode's machinery alone): no lines."""
+    if not frames:
+        return []
+    out = [f"{indent}Traceback (most recent call last):"]
+    for f in frames:
+        h = f" {hashing.short(f['hash'])}" if f.get("hash") else ""
+        out.append(f'{indent}  File "{f["path"]}", line {f["line"]}, in {f["name"]}{h}')
+        if f.get("text"):
+            out.append(f"{indent}    {f['text']}")
+    if hidden:
+        out.append(f"{indent}  ({hidden} frame{'' if hidden == 1 else 's'} of ucode's own machinery not shown)")
+    return out
+
+
+def failure_lines(exc: BaseException, trace: Trace | None) -> list[str]:
+    """What ``ucode run`` (and ``task resume``) print when the stored code raised: the task's recorded
+    traceback (the user's frames, :func:`trace_lines`), then the exception as Python's last line says it."""
+    import traceback
+
+    frames = [f.to_dict() for f in trace.frames] if trace is not None else []
+    lines = [ln + "\n" for ln in trace_lines(frames, trace.hidden if trace is not None else 0)]
+    return lines + traceback.format_exception_only(type(exc), exc)
+
+
+def failure_json(task: str, exc: BaseException, trace: Trace | None, lines: Sequence[str]) -> dict[str, Any]:
+    """The ``--json`` output of a run whose stored code raised: the task, the exception (with the
+    traceback as text) and the traceback as frames (as ``task show --json`` has them)."""
+    return {"task": task, "error": {"type": type(exc).__name__, "message": str(exc), "traceback": "".join(lines)},
+            "traceback": [f.to_dict() for f in trace.frames] if trace is not None else None,
+            "traceback_hidden": trace.hidden if trace is not None else 0}
+
+
 def render_replay(out: dict[str, Any]) -> None:
+    """``task replay``: its log lines, identical or the divergence, and how the replay ended (where it
+    raised, as a traceback)."""
     for line in out["logs"]:
         typer.echo(f"log: {line}")
     if out["identical"]:
@@ -371,7 +444,15 @@ def render_replay(out: dict[str, Any]) -> None:
         typer.echo(str(Divergence(**out["divergence"])))
         for cause in out["likely_causes"]:
             typer.secho(f"likely cause: {cause}", fg="yellow")
-    typer.echo(f"result {out['result']!r}" if not out.get("error") else f"error {out['error']}")
+    err = out.get("error")
+    if not err:
+        typer.echo(f"result {out['result']!r}")
+        return
+    typer.echo("the replay raised" + (", as the task did:" if out["identical"] else ":"))
+    if out.get("traceback") is not None:
+        for ln in trace_lines(out["traceback"], out.get("traceback_hidden", 0)):
+            typer.echo(ln)
+    typer.secho(error_line(err), fg="red")
 
 
 def one_line(value: Any, width: int = 70) -> str:
@@ -424,6 +505,12 @@ def render_task(view: TaskView) -> None:
         typer.secho("  interrupted: its process ended before it finished; the log holds what was committed",
                     fg="yellow")
     elif rec.error:
-        typer.secho(f"  failed: {rec.error['type']}: {rec.error['message']}", fg="red")
+        if rec.trace is not None:
+            frames = [f.to_dict() for f in rec.trace.frames]
+            for ln in trace_lines(frames, rec.trace.hidden, indent="  "):
+                typer.echo(ln)
+        else:
+            typer.secho("  (no traceback recorded: the task was recorded by an older ucode)", dim=True)
+        typer.secho(f"  failed: {error_line(rec.error)}", fg="red")
     elif view.status == "succeeded":
         typer.echo(f"  result {view.result!r}")

@@ -2,7 +2,7 @@
 
 Rule: as :mod:`ucode.cli._code`'s. The arguments are parsed here (JSON positional values, ``--kw
 NAME=JSON``, ``--args-file``); an exception the stored code raises is its result, shown as the traceback
-of the stored source, exit 1.
+the task recorded (the user's frames, each with its stored name and hash), exit 1.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Annotated, Any
 import typer
 
 from ucode.cli._app import JsonOpt, VersionOpt, app
-from ucode.cli._session import emit, error_json, jsonable, session, user_traceback
+from ucode.cli._render import failure_json, failure_lines
+from ucode.cli._session import emit, jsonable, session
 from ucode.errors import ArgumentsFileError, InvalidJsonArgumentError, InvalidKeywordError, UcodeError
 
 __all__ = ["parse_json_arg", "run", "run_arguments"]
@@ -85,9 +86,9 @@ def run(
             exc = task.error
             if isinstance(exc, UcodeError):
                 raise exc
-            lines = user_traceback(exc)
+            lines = failure_lines(exc, task.trace)  # the user's frames, as the task recorded them
             if as_json:
-                emit(error_json(task.id, exc, traceback="".join(lines)))
+                emit(failure_json(task.id, exc, task.trace, lines))
             sys.stderr.write("".join(lines))
             typer.secho(f"task {task.id} failed (ucode task show {task.id}; ucode task replay {task.id})",
                         err=True, dim=True)

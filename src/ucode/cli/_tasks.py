@@ -11,9 +11,9 @@ import typer
 
 from ucode import hashing
 from ucode.cli._app import JsonOpt, SinceOpt, app, route_app, since, task_app
-from ucode.cli._render import render_replay, render_replay_all, render_task, when
-from ucode.cli._session import emit, error_json, jsonable, session, user_traceback
-from ucode.errors import NoInterruptedTaskError, UsageError
+from ucode.cli._render import failure_json, failure_lines, render_replay, render_replay_all, render_task, when
+from ucode.cli._session import emit, jsonable, print_error, session
+from ucode.errors import NoInterruptedTaskError, ReplayDivergedError, UsageError
 from ucode.refs import parse_swaps
 
 UseOpt = Annotated[list[str] | None, typer.Option("--use", metavar="NAME=V",
@@ -24,17 +24,22 @@ UseOpt = Annotated[list[str] | None, typer.Option("--use", metavar="NAME=V",
 def task_list(
     ctx: typer.Context,
     failed: Annotated[bool, typer.Option("--failed", help="Only failed or interrupted tasks.")] = False,
+    status: Annotated[list[str] | None, typer.Option(
+        "--status", metavar="STATUS",
+        help="Only tasks with this status: running, succeeded, failed or interrupted (repeatable).")] = None,
     name: Annotated[str | None, typer.Option("--name", metavar="N", help="Only tasks of this entry point.")
                     ] = None,
     since_: SinceOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", metavar="N", min=0,
+                                              help="At most N tasks (the newest).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List recorded tasks, newest first.
 
-    Example: ucode task list --failed --name handleRequest --since 1d
+    Example: ucode task list --failed --name handleRequest --since 1d -n 10
     """
     with session(ctx, as_json=as_json) as cb:
-        rows = cb.task_list(failed=failed, name=name, since=since(since_))
+        rows = cb.task_list(failed=failed, name=name, since=since(since_), status=status or None, limit=limit)
     if as_json:
         emit(rows)
         return
@@ -74,6 +79,8 @@ def task_replay(
 ) -> None:
     """Replay a recorded task exactly (no effect is performed), optionally with names swapped.
 
+    Exits 0 when every replay behaves as recorded, 3 when one diverged.
+
     Example: ucode task replay last --use lookupUser=v2
     """
     with session(ctx, as_json=as_json) as cb:
@@ -91,6 +98,12 @@ def task_replay(
         render_replay_all(outs)
     else:
         render_replay(outs[0])
+    diverged = [o["task"] for o in outs if not o["identical"]]
+    if diverged:  # an exit code of its own, so that a replay can gate CI
+        exc = ReplayDivergedError(diverged, len(outs))
+        if not as_json:
+            print_error(exc)
+        raise typer.Exit(exc.exit_code)
 
 
 @task_app.command("resume")
@@ -110,9 +123,10 @@ def task_resume(
             typer.echo("no interrupted task to resume")
             return
     if run.error is not None:
+        lines = failure_lines(run.error, run.trace)
         if as_json:
-            emit(error_json(run.id, run.error))
-        sys.stderr.write("".join(user_traceback(run.error)))
+            emit(failure_json(run.id, run.error, run.trace, lines))
+        sys.stderr.write("".join(lines))
         raise typer.Exit(1)
     if as_json:
         emit({"task": run.id, "result": jsonable(run.result)})

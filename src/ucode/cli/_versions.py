@@ -1,5 +1,5 @@
 """Commands over versions and settings: ``versions``, ``diff``, ``version use``, ``version create``,
-``config``. (Rule: as :mod:`ucode.cli._code`'s.)
+``version delete``, ``version rename``, ``config``. (Rule: as :mod:`ucode.cli._code`'s.)
 """
 
 from __future__ import annotations
@@ -80,6 +80,43 @@ def version_create(
     """
     with session(ctx, create=True, as_json=as_json) as cb:
         events = cb.create_version(name, parent=parent)
+    if as_json:
+        emit(dicts(events))
+    else:
+        render_events(events)
+
+
+@version_app.command("delete")
+def version_delete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="V", help="The version to remove.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove version V and its own bindings (the definitions stay stored; `ucode undo` brings it back).
+
+    Example: ucode version delete v2
+    """
+    with session(ctx, as_json=as_json) as cb:
+        events = cb.delete_version(name)
+    if as_json:
+        emit(dicts(events))
+    else:
+        render_events(events)
+
+
+@version_app.command("rename")
+def version_rename(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(metavar="OLD", help="The version's label now.")],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="Its new label.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename version OLD to NEW: its bindings, its parent and being the default go with it.
+
+    Example: ucode version rename v2 candidate
+    """
+    with session(ctx, as_json=as_json) as cb:
+        events = cb.rename_version(old, new)
     if as_json:
         emit(dicts(events))
     else:

@@ -70,7 +70,8 @@ def add(store: Store, paths: Sequence[str | os.PathLike[str]] | str | os.PathLik
     files = collect(list(paths), namespace, passed_over)
     texts = [(f, read_source(f.path)) for f in files]
     skipped = [SkippedStatement(str(p), 1, reason, "") for p, reason in passed_over]
-    fast = _unchanged(store, texts, version)
+    remap = _namespace_remap(files, namespace)
+    fast = _unchanged(store, texts, version, remap)
     if fast is not None:
         fast.skipped.extend(skipped)
         return fast
@@ -86,6 +87,11 @@ def add(store: Store, paths: Sequence[str | os.PathLike[str]] | str | os.PathLik
     gc.disable()
     try:
         parsed = [(f, text, normalize.parse_source(text, path=str(f.path))) for f, text in texts]
+        if remap:  # `add shop --namespace vendor`: shop's own absolute imports are of vendor.shop
+            for i, (f, _text, mod) in enumerate(parsed):
+                moved = normalize.remap_imports(mod, remap)
+                if moved is not None:  # what runs and is stored is the rewritten text
+                    parsed[i] = (f, moved.code, moved)
         with store.read() as txn:
             ns = StoredNamespace(txn)
             target = version or ns.default()
@@ -139,7 +145,7 @@ def add(store: Store, paths: Sequence[str | os.PathLike[str]] | str | os.PathLik
                 _refuse_hidden_effects(normalized)
             plan = _Plan()
             result = _plan(txn, ns, seen_as, normalized, plan)
-            _file_records(txn, texts, normalized, result, all_modules, plan)
+            _file_records(txn, texts, normalized, result, _context_digest(all_modules, remap), plan)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -157,6 +163,25 @@ def add(store: Store, paths: Sequence[str | os.PathLike[str]] | str | os.PathLik
         wrote = True
     return AddResult(version=target, names=result["names"], skipped=skipped, stale=result["stale"],
                      files=len(files), wrote=wrote, created_version=created, modules=result["modules"])
+
+
+def _namespace_remap(files: list[ModuleFile], namespace: str | None) -> dict[str, str]:
+    """With ``--namespace NS``: each top-level module or package being added -> where it is stored
+    (``shop`` -> ``NS.shop``), so that the package's own absolute imports (``from shop.catalog import x``)
+    import its stored copy, never another ``shop`` (see docs/resolution.md)."""
+    if not namespace:
+        return {}
+    cut = len(namespace) + 1
+    return {top: f"{namespace}.{top}" for top in sorted({f.module[cut:].partition(".")[0] for f in files})}
+
+
+def _context_digest(modules: set[str] | frozenset[str], remap: dict[str, str]) -> str:
+    """What normalizing a file depended on besides its text: the stored modules, and the imports a
+    ``--namespace`` add rewrote (none: the digest of the modules alone, as before there was a remap)."""
+    text = "\n".join(sorted(modules))
+    if remap:
+        text += "\n\0remap " + " ".join(f"{k}={v}" for k, v in sorted(remap.items()))
+    return _digest(text)
 
 
 def _refuse_hidden_effects(normalized: list[tuple[ModuleFile, ParsedModule]]) -> None:
@@ -202,7 +227,7 @@ def _plan(txn: Txn, ns: StoredNamespace, version: str, normalized: list[tuple[Mo
     names: list[AddedName] = []
     added_modules: list[AddedModule] = []
     stale: list[str] = []
-    for _f, pm in normalized:
+    for f, pm in normalized:
         prefix = pm.name + "."
         old_program = ns.module(version, pm.name)
         old = modules.load_program(txn, old_program) if old_program else None
@@ -269,7 +294,8 @@ def _plan(txn: Txn, ns: StoredNamespace, version: str, normalized: list[tuple[Mo
                            pm.docstring, dict(pm.imports), tuple(pm.star_reexports))
             plan.programs[pm.hash] = (prog, _compiled(prog, [d.source for d in pm.statements]))
         status = "added" if old_program is None else ("unchanged" if old_program == pm.hash else "updated")
-        added_modules.append(AddedModule(pm.name, pm.hash, status, old_program, pm.path))
+        added_modules.append(AddedModule(pm.name, pm.hash, status, old_program, pm.path,
+                                         str(f.root) if f.root else None))
         if old_program != pm.hash:
             plan.module_binds.append((pm.name, pm.hash))
         mrec = ModuleRecord(pm.origin, pm.is_package, dict(pm.imports), pm.hash)
@@ -293,8 +319,7 @@ def _compiled(prog: Program, sources: list[str]) -> tuple[str, bytes] | None:
 
 
 def _file_records(txn: Txn, texts: list[tuple[ModuleFile, str]], normalized: list[tuple[ModuleFile, ParsedModule]],
-                  result: dict[str, Any], all_modules: frozenset[str], plan: _Plan) -> None:
-    ctx_digest = _digest("\n".join(sorted(all_modules)))
+                  result: dict[str, Any], ctx_digest: str, plan: _Plan) -> None:
     by_module: dict[str, list[AddedName]] = {}
     for n in result["names"]:
         if n.status != "removed":
@@ -310,7 +335,8 @@ def _file_records(txn: Txn, texts: list[tuple[ModuleFile, str]], normalized: lis
             plan.files[f.module] = rec
 
 
-def _unchanged(store: Store, texts: list[tuple[ModuleFile, str]], version: str | None) -> AddResult | None:
+def _unchanged(store: Store, texts: list[tuple[ModuleFile, str]], version: str | None,
+               remap: dict[str, str]) -> AddResult | None:
     """The result of re-adding files that have not changed since they were added, or None."""
     with store.read() as txn:
         ns = StoredNamespace(txn)
@@ -321,7 +347,7 @@ def _unchanged(store: Store, texts: list[tuple[ModuleFile, str]], version: str |
         for f, _text in texts:
             parts = f.module.split(".")
             known.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-        ctx_digest = _digest("\n".join(sorted(known)))
+        ctx_digest = _context_digest(known, remap)
         names: list[AddedName] = []
         added_modules: list[AddedModule] = []
         for f, text in texts:
@@ -336,7 +362,8 @@ def _unchanged(store: Store, texts: list[tuple[ModuleFile, str]], version: str |
                     return None  # rebound since: let the full add say what changed
                 names.append(AddedName(name, h, "unchanged", kind, h, str(f.path), line,
                                        [Warning(c, m, str(f.path), ln) for c, m, ln in warnings]))
-            added_modules.append(AddedModule(f.module, rec.program or "", "unchanged", rec.program, str(f.path)))
+            added_modules.append(AddedModule(f.module, rec.program or "", "unchanged", rec.program, str(f.path),
+                                             str(f.root) if f.root else None))
     names.sort(key=lambda n: n.name)
     return AddResult(version=target, names=names, skipped=[], stale=[], files=len(texts), wrote=False,
                      created_version=False, modules=added_modules)

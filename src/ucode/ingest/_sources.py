@@ -5,6 +5,10 @@
   ``pkg.sub.mod`` and ``pkg/__init__.py`` is ``pkg``.
 * A directory *without* ``__init__.py`` is a source root (like ``src/``): the modules and packages in it
   are named relative to it.
+* A file or a package directory that is itself inside a package is named from its package root, found by
+  walking up the directories that have an ``__init__.py`` (as pytest and mypy name a file they are given):
+  ``shop/pricing.py`` is ``shop.pricing`` when ``shop/__init__.py`` exists, whether the file or the whole
+  ``shop/`` is added (``ModuleFile.root`` says which directory the name was found from).
 * ``--namespace NS`` puts all of it under ``NS`` (``NS.app``, ``NS.pkg.sub.mod``).
 
 Hidden directories, ``__pycache__`` and virtual environments are skipped. A file found in a directory is
@@ -41,6 +45,24 @@ class ModuleFile:
     path: Path
     module: str
     is_package: bool
+    # the directory the module name is relative to, when it was found by walking up ``__init__.py`` files
+    # from the path given (``shop/pricing.py`` -> ``shop.pricing``, named from the directory above
+    # ``shop/``); None when the name comes from the path itself
+    root: Path | None = None
+
+
+def _package_of(directory: Path) -> tuple[list[str], Path]:
+    """The dotted parts of the package ``directory`` (resolved) is, found by walking up the directories
+    that have an ``__init__.py`` (``/w/shop/sub`` -> ``["shop", "sub"]`` when ``/w/shop/__init__.py`` and
+    ``/w/shop/sub/__init__.py`` exist but not ``/w/__init__.py``; ``[]`` for a directory without one), and
+    the first directory up without one: the root the name is relative to. The walk also stops at a
+    directory whose name ``import`` cannot use (``my-project/``), as pytest's does."""
+    parts: list[str] = []
+    d = directory
+    while d.parent != d and (d / "__init__.py").is_file() and _importable(d.name):
+        parts.append(d.name)
+        d = d.parent
+    return parts[::-1], d
 
 
 def _module_for(rel: Path) -> tuple[str, bool]:
@@ -102,16 +124,21 @@ def collect(paths: list[str | os.PathLike[str]], namespace: str | None = None,
                                   hint="ucode adds .py files and packages")
             if path.suffix != ".py":
                 raise SourceError("not a Python file", path=str(path), hint="ucode adds .py files and packages")
-            if path.name == "__init__.py":
-                module, is_pkg = path.resolve().parent.name, True
-            else:
-                module, is_pkg = path.stem, False
+            outer, root = _package_of(path.resolve().parent)
+            is_pkg = path.name == "__init__.py"
+            if is_pkg and not outer:  # a package whose name `import` cannot use: refused by _check
+                outer = [path.resolve().parent.name]
+            module = ".".join(outer if is_pkg else [*outer, path.stem])
+            walked = len(outer) > (1 if is_pkg else 0)  # the name goes above the directory given
             _check(path, module)
-            out[prefix + module] = ModuleFile(path, prefix + module, is_pkg)
+            out[prefix + module] = ModuleFile(path, prefix + module, is_pkg, root if walked else None)
             continue
         # Paths are reported as given (relative stays relative); the package name needs the real one.
         is_package_dir = (path / "__init__.py").exists()
-        top = [path.resolve().name] if is_package_dir else []
+        top, dir_root = _package_of(path.resolve()) if is_package_dir else ([], path)
+        if is_package_dir and not top:  # a package whose name `import` cannot use: its files are passed over
+            top = [path.resolve().name]
+        walked_root = dir_root if len(top) > 1 else None
         root = path.resolve()
         found = False
         for dirpath, dirnames, filenames in os.walk(path):
@@ -131,7 +158,7 @@ def collect(paths: list[str | os.PathLike[str]], namespace: str | None = None,
                     passed_over.append((full, why))
                     continue
                 _check(full, module)
-                out[prefix + module] = ModuleFile(full, prefix + module, is_pkg)
+                out[prefix + module] = ModuleFile(full, prefix + module, is_pkg, walked_root)
                 found = True
         if not found:
             raise SourceError("no .py files found", path=str(path), hint="point ucode add at a file or package")

@@ -13,15 +13,18 @@ from ucode.namespace._fold import NamespaceState, fold, inverse
 from ucode.namespace._ops import (
     commit,
     create_version,
+    drop_version,
     ensure_version,
     remove_binding,
     set_binding,
     set_module,
     undo_last,
     use_version,
+    version_children,
 )
 
 __all__ = [
-    "NamespaceState", "StoredNamespace", "VersionChain", "commit", "create_version", "ensure_version", "fold",
-    "inverse", "remove_binding", "set_binding", "set_module", "undo_last", "use_version",
+    "NamespaceState", "StoredNamespace", "VersionChain", "commit", "create_version", "drop_version",
+    "ensure_version", "fold", "inverse", "remove_binding", "set_binding", "set_module", "undo_last", "use_version",
+    "version_children",
 ]

@@ -70,6 +70,11 @@ class NamespaceState(VersionChain):
             self.own_names.setdefault(ev.name, {})
             if self.default is None:
                 self.default = ev.name
+        elif ev.kind == "drop":
+            self.parents.pop(ev.name, None)
+            self.own_names.pop(ev.name, None)
+            self.own_programs.pop(ev.name, None)
+            self._chains.clear()
         elif ev.kind == "use":
             self.default = ev.new
 
@@ -85,7 +90,14 @@ def fold(events: Iterable[NamespaceEvent], *, at: int | None = None) -> Namespac
 
 
 def inverse(ev: NamespaceEvent) -> dict[str, Any] | None:
-    """The event that undoes ``ev``, or None when it cannot be undone (versions are never removed)."""
+    """The event that undoes ``ev``, or None when it cannot be undone. A version created alone by
+    ``version create`` is not undone (``version delete`` removes it); one created by a command that also
+    bound names in it (``add --version V``, ``bind NAME@V --create``, ``version rename``) is dropped with
+    them. A dropped version (``version delete``) is created again, then its bindings restored."""
     if ev.kind in ("bind", "use", "module"):
         return {"kind": ev.kind, "version": ev.version, "name": ev.name, "old": ev.new, "new": ev.old}
+    if ev.kind == "version" and (ev.old is not None or ev.new is not None):  # not a store's first version
+        return {"kind": "drop", "version": ev.version, "name": ev.name, "old": ev.old, "new": None}
+    if ev.kind == "drop":
+        return {"kind": "version", "version": ev.version, "name": ev.name, "old": ev.old, "new": None}
     return None

@@ -17,8 +17,8 @@ from ucode.refs import validate_version
 from ucode.store import Txn
 from ucode.store import names as stored
 
-__all__ = ["commit", "create_version", "ensure_version", "remove_binding", "set_binding", "set_module",
-           "undo_last", "use_version"]
+__all__ = ["commit", "create_version", "drop_version", "ensure_version", "remove_binding", "set_binding",
+           "set_module", "undo_last", "use_version", "version_children"]
 
 Event = dict[str, Any]
 
@@ -62,6 +62,25 @@ def ensure_version(ns: StoredNamespace, version: str, now: float) -> Event | Non
     return create_version(ns.txn, version, ns.default(), now)
 
 
+def drop_version(ns: StoredNamespace, version: str) -> list[Event | None]:
+    """Remove ``version``: its own bindings of names and modules, then the version itself (a ``drop``
+    event, which ``undo`` reverses). The caller checks that it is neither the default version nor the
+    parent of another (:func:`version_children`)."""
+    txn = ns.txn
+    parent = ns.parent(version)
+    events: list[Event | None] = [set_binding(txn, version, n, None) for n in sorted(ns.own_all(version))]
+    events += [set_module(txn, version, m, None) for m in sorted(ns.own_modules(version))]
+    stored.delete_version(txn, version)
+    events.append({"kind": "drop", "version": version, "name": version, "old": parent, "new": None})
+    return events
+
+
+def version_children(txn: Txn, version: str) -> list[str]:
+    """The versions whose parent is ``version``."""
+    return sorted(v for v in stored.version_names(txn)
+                  if (rec := stored.load_version(txn, v)) is not None and rec.parent == version)
+
+
 def use_version(txn: Txn, version: str) -> Event | None:
     old = stored.load_default(txn)
     if old == version:
@@ -89,17 +108,25 @@ def undo_last(txn: Txn, now: float) -> tuple[int, str, list[NamespaceEvent]]:
             undone.add(ev.undoes)
             continue
         if target and ev.op != target[0].op:
-            break
+            if not all(e.kind == "version" for e in target):
+                break
+            target = []  # a version created alone (`version create`): not undone; further back
         if ev.op in undone:
             continue
         if inverse(ev) is None and not target:
-            continue  # a version created alone: nothing to undo there
+            continue
         target.append(ev)
+    if all(e.kind == "version" for e in target):
+        target = []
     inverses = [inv for ev in target if (inv := inverse(ev)) is not None]
     if not inverses:
         raise NothingToUndoError("nothing to undo", hint="`ucode history` shows the namespace log")
     for inv in inverses:  # target is newest first: undone in reverse order
-        if inv["kind"] == "bind":
+        if inv["kind"] == "version":  # a dropped version comes back (its bindings follow)
+            stored.save_version(txn, inv["name"], stored.VersionRecord(inv["old"], now))
+        elif inv["kind"] == "drop":  # a version the op created goes (its bindings were undone first)
+            stored.delete_version(txn, inv["name"])
+        elif inv["kind"] == "bind":
             stored.set_own_binding(txn, inv["version"], inv["name"], inv["new"])
         elif inv["kind"] == "module":
             stored.set_own_module(txn, inv["version"], inv["name"], inv["new"])

@@ -37,7 +37,7 @@ from __future__ import annotations
 from ucode.normalize._code import import_prelude, normalized_code
 from ucode.normalize._data import Context, Finding, NormalizedDefinition, ParsedModule, Skipped
 from ucode.normalize._definition import SELF
-from ucode.normalize._program import import_map, normalize_module, parse_source, top_level_names
+from ucode.normalize._program import import_map, normalize_module, parse_source, remap_imports, top_level_names
 
 __all__ = [
     "SELF",
@@ -51,5 +51,6 @@ __all__ = [
     "normalize_module",
     "normalized_code",
     "parse_source",
+    "remap_imports",
     "top_level_names",
 ]

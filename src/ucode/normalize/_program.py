@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterator, Set
+from collections.abc import Callable, Iterator, Mapping, Set
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
@@ -255,6 +255,74 @@ def import_map(mod: cst.Module, module: str, is_package: bool) -> dict[str, str]
                 if isinstance(local, cst.Name):
                     out.setdefault(local.value, f"{source}.{_dotted(alias.name)}")
     return out
+
+
+def _dotted_node(name: str) -> cst.Name | cst.Attribute:
+    parts = name.split(".")
+    node: cst.Name | cst.Attribute = cst.Name(parts[0])
+    for p in parts[1:]:
+        node = cst.Attribute(value=node, attr=cst.Name(p))
+    return node
+
+
+class _RemapImports(cst.CSTTransformer):
+    """Absolute imports of the modules in ``remap`` (top-level name -> where it now lives), rewritten to
+    import the same module from there, binding the same local names (see :func:`remap_imports`)."""
+
+    def __init__(self, remap: Mapping[str, str]) -> None:
+        super().__init__()
+        self.remap = remap
+        self.changed = False
+
+    def _moved(self, name: str) -> str | None:
+        top, dot, rest = name.partition(".")
+        new = self.remap.get(top)
+        return None if new is None else new + dot + rest
+
+    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom) -> cst.ImportFrom:
+        if updated.relative or updated.module is None:
+            return updated  # a relative import names its own package: it moves with it
+        new = self._moved(_dotted(updated.module))
+        if new is None:
+            return updated
+        self.changed = True
+        return updated.with_changes(module=_dotted_node(new))
+
+    def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
+        aliases: list[cst.ImportAlias] = []
+        for alias in updated.names:
+            name = _dotted(alias.name)
+            new = self._moved(name)
+            if new is None:
+                aliases.append(alias)
+                continue
+            self.changed = True
+            if alias.asname is not None:  # `import shop.catalog as c` -> `import vendor.shop.catalog as c`
+                aliases.append(alias.with_changes(name=_dotted_node(new)))
+                continue
+            top = name.partition(".")[0]
+            local = cst.AsName(name=cst.Name(top))
+            if name != top:
+                # `import shop.catalog` loads shop.catalog and binds `shop` to the package:
+                # `import vendor.shop.catalog as shop, vendor.shop as shop` does both, binding only `shop`
+                aliases.append(cst.ImportAlias(name=_dotted_node(new), asname=local))
+            aliases.append(alias.with_changes(name=_dotted_node(self.remap[top]), asname=local))
+        return updated.with_changes(names=aliases)
+
+
+def remap_imports(mod: cst.Module, remap: Mapping[str, str]) -> cst.Module | None:
+    """``mod`` with its absolute imports of the top-level modules in ``remap`` (and their submodules)
+    rewritten to where they live now (``add shop --namespace vendor``: ``{"shop": "vendor.shop"}``), in
+    function bodies too, or None when it has none. Each rewritten statement binds the names the original
+    binds, to the moved modules: ``from shop.catalog import x`` -> ``from vendor.shop.catalog import x``,
+    ``import shop`` -> ``import vendor.shop as shop``, ``import shop.catalog as c`` -> ``import
+    vendor.shop.catalog as c``, ``import shop.catalog`` -> ``import vendor.shop.catalog as shop, vendor.shop
+    as shop``. Relative imports are left as they are; lines do not move (tracebacks keep their lines)."""
+    if not remap:
+        return None
+    t = _RemapImports(remap)
+    out = mod.visit(t)
+    return out if t.changed else None
 
 
 def _is_definition(stmt: cst.CSTNode) -> str | None:

@@ -75,10 +75,16 @@ class _ModuleTable:
         absolute target) pairs for codebase imports."""
         found: list[tuple[str, str]] = []
         if isinstance(stmt, cst.Import):
+            renamed: set[str] = set()  # local names an ``as`` of this statement bound
             for alias in stmt.names:
                 mod = _dotted(alias.name)
                 if alias.asname is not None:
                     local = _dotted(alias.asname.name)
+                    if local in renamed:
+                        # ``import vendor.shop.catalog as shop, vendor.shop as shop`` (an ``import shop.catalog``
+                        # of a package added under a namespace): within one statement the last one binds it
+                        self.bindings.pop(local, None)
+                    renamed.add(local)
                     if mod in self.ctx.modules:
                         self.bind(local, _Binding("module", mod))
                     elif "." in mod:

@@ -14,7 +14,8 @@ from ucode.refs import parse_ref, suffix_matches
 from ucode.store import Txn, definitions, modules
 from ucode.store import names as stored
 
-__all__ = ["dependency", "follow_import", "known_version", "resolve", "resolve_hash", "resolve_name"]
+__all__ = ["defines", "dependency", "follow_import", "known_version", "preferred", "resolve", "resolve_hash",
+           "resolve_name"]
 
 
 def known_version(ns: VersionChain, txn: Txn, version: str | None, default: str) -> str:
@@ -69,9 +70,30 @@ def _similar(txn: Txn, name: str) -> list[str]:
     return sorted(x for x in leaves if x.lower() in close)
 
 
+def defines(ns: VersionChain, txn: Txn, version: str, name: str, h: str) -> int:
+    """How much ``name`` is the defining name of ``h`` in ``version``: 2 when its module's own program
+    defines it with that very statement (``shop.pricing.quote``, not the ``shop.quote`` an alias or a
+    ``bind`` made), 1 when the program defines the name with another statement (it was rebound), else 0."""
+    module, _, leaf = name.rpartition(".")
+    ph = ns.module(version, module) if module else None
+    prog = modules.load_program(txn, ph) if ph else None
+    if prog is None or leaf not in prog.slots:
+        return 0
+    i = prog.slots[leaf]
+    return 2 if 0 <= i < len(prog.statements) and prog.statements[i].hash == h else 1
+
+
+def preferred(ns: VersionChain, txn: Txn, version: str, names: list[str], h: str) -> str:
+    """The name to show for ``h`` among ``names`` (all bound to it): the defining module's name, else the
+    shortest (then the first in order)."""
+    return min(names, key=lambda n: (-defines(ns, txn, version, n, h), n.count("."), len(n), n))
+
+
 def resolve_name(ns: VersionChain, txn: Txn, name: str, version: str) -> tuple[str, str]:
     """(full name, hash) that ``name`` stands for in ``version``: the name itself, a name a package
-    re-exports (followed to the module that defines it), or a unique suffix at a dot boundary."""
+    re-exports (followed to the module that defines it), or a unique suffix at a dot boundary. Suffix
+    matches that are all bound to one hash (``shop.pricing.quote`` and the ``shop.quote`` an alias made)
+    are one definition, not an ambiguity: the defining module's name is the answer (:func:`preferred`)."""
     h = ns.lookup(version, name)
     if h is not None:
         return name, h
@@ -82,6 +104,9 @@ def resolve_name(ns: VersionChain, txn: Txn, name: str, version: str) -> tuple[s
     bound = {c: hh for c in suffix_matches(name, cands) if (hh := ns.lookup(version, c))}
     if len(bound) == 1:
         return next(iter(bound.items()))
+    if len(set(bound.values())) == 1:
+        h = next(iter(bound.values()))
+        return preferred(ns, txn, version, sorted(bound), h), h
     if len(bound) > 1:
         raise AmbiguousNameError(name, sorted(bound))
     elsewhere = [c for c in cands if ns.lookup(version, c) is None]

@@ -14,7 +14,7 @@ from ucode.model import Binding, DefinitionView, DiffEntry, Match, Matches, Vers
 from ucode.namespace import StoredNamespace, fold
 from ucode.records import NamespaceEvent
 from ucode.refs import parse_ref
-from ucode.resolver._names import dependency, known_version, resolve, resolve_name
+from ucode.resolver._names import dependency, known_version, preferred, resolve, resolve_name
 from ucode.store import Txn, definitions
 from ucode.store import names as stored
 from ucode.store._backend import key
@@ -70,10 +70,16 @@ def find(txn: Txn, query: str, version: str | None, limit: int | None) -> Matche
             continue
         leaf = name.lower().rpartition(".")[2]
         rank = 0 if leaf == q else 1 if leaf.startswith(q) else 2 if q in leaf else 3
-        scored.append((rank, len(name), name, h))
+        scored.append((rank, 0, len(name), name, h))
+    # Names of one definition (an alias beside the name its module defines): the defining name first
+    by_hash: dict[str, list[str]] = {}
+    for _rank, _a, _len, name, h in scored:
+        by_hash.setdefault(h, []).append(name)
+    first = {h: preferred(ns, txn, v, group, h) for h, group in by_hash.items() if len(group) > 1}
+    scored = [(rank, int(h in first and first[h] != name), n, name, h) for rank, _a, n, name, h in scored]
     scored.sort()
     out = []
-    for _rank, _len, name, h in scored[:limit] if limit is not None else scored:
+    for _rank, _alias, _len, name, h in scored[:limit] if limit is not None else scored:
         rec = definitions.load_definition(txn, h)
         src = definitions.load_source(txn, h)
         doc = ((src.doc if src else None) or "").strip().splitlines()

@@ -25,8 +25,9 @@ from ucode.records import NamespaceEvent
 from ucode.store._backend import SEP, Txn, key, load_map, pack, seq_key, seq_of, unpack
 
 __all__ = [
-    "VersionRecord", "all_leaves", "append_events", "count_own", "events", "last_seq", "leaf_names", "load_default",
-    "load_version", "names_of", "own_binding", "own_bindings", "own_module", "own_modules", "save_default",
+    "VersionRecord", "all_leaves", "append_events", "count_own", "delete_version", "events", "last_seq",
+    "leaf_names", "load_default", "load_version", "names_of", "own_binding", "own_bindings", "own_module",
+    "own_modules", "save_default",
     "save_version", "set_own_binding", "set_own_module", "version_names",
 ]
 
@@ -46,6 +47,11 @@ def load_version(txn: Txn, version: str) -> VersionRecord | None:
 
 def save_version(txn: Txn, version: str, rec: VersionRecord) -> None:
     txn.put("versions", version.encode(), pack({"parent": rec.parent, "created": rec.created}))
+
+
+def delete_version(txn: Txn, version: str) -> None:
+    """Drop the version record (its own bindings must be gone already: :mod:`ucode.namespace` does both)."""
+    txn.delete("versions", version.encode())
 
 
 def version_names(txn: Txn) -> list[str]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ucode.records import Trace
 from ucode.replay import Recorder
 from ucode.runtime import Runtime, check_arguments
 from ucode.store import Store, settings
@@ -36,6 +37,7 @@ from ucode.tasks._plan import DURABILITY, SETTINGS, check_durability, new_task_i
 
 if TYPE_CHECKING:
     from ucode.tasks._query import (
+        STATUSES,
         TaskView,
         event_maps,
         find_task,
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
 
 # Reading, replaying and resuming tasks are imported on first use: a run needs none of them (start-up).
 _LAZY = {
-    **dict.fromkeys(("TaskView", "event_maps", "find_task", "log_lines", "prune", "status", "summary",
+    **dict.fromkeys(("STATUSES", "TaskView", "event_maps", "find_task", "log_lines", "prune", "status", "summary",
                      "task_list", "task_view", "tasks"), "ucode.tasks._query"),
     **dict.fromkeys(("TaskReplay", "replay_all", "replay_task", "route_task"), "ucode.tasks._replay"),
     "resume_task": "ucode.tasks._resume",
@@ -70,18 +72,21 @@ def __getattr__(name: str) -> Any:
     return value
 
 __all__ = [
-    "DURABILITY", "SETTINGS", "Outcome", "StoreState", "TaskReplay", "TaskRun", "TaskView", "check_durability",
-    "durability", "event_maps", "execute", "find_task", "log_lines", "new_task_id", "prune", "replay_all",
-    "replay_task", "resume_task", "route_task", "run_task", "status", "summary", "task_list", "task_view", "tasks",
+    "DURABILITY", "SETTINGS", "STATUSES", "Outcome", "StoreState", "TaskReplay", "TaskRun", "TaskView",
+    "check_durability", "durability", "event_maps", "execute", "find_task", "log_lines", "new_task_id", "prune",
+    "replay_all", "replay_task", "resume_task", "route_task", "run_task", "status", "summary", "task_list",
+    "task_view", "tasks",
 ]
 
 
 class TaskRun(NamedTuple):
-    """A finished run: its task id, and its result or the exception it raised."""
+    """A finished run: its task id, and its result or the exception it raised (with ``trace``, the
+    frames of the user's code where it was raised, as recorded)."""
 
     id: str
     result: Any
     error: BaseException | None
+    trace: Trace | None = None
 
 
 def durability(store: Store, asked: str | None) -> str:
@@ -106,5 +111,10 @@ def run_task(store: Store, runtime: Runtime, ref: str, args: list[Any], kwargs: 
     # `off`: no handler at all, so effects cost what they cost outside a task (nothing is recorded)
     handler = None if durability == "off" else Recorder(on_event=log.on_event(), secret_key=store.secret_key)
     outcome = execute(obj, args, kwargs, handler, state=StoreState(store), task=rec.id)
-    log.finish(outcome, secret_errors=handler.secret_errors if handler is not None else ())
-    return TaskRun(rec.id, outcome.result, outcome.error)
+    tb = None
+    if outcome.error is not None:
+        from ucode.tasks._trace import trace  # only when the code raised
+
+        tb = trace(runtime, entry, outcome.error)
+    log.finish(outcome, secret_errors=handler.secret_errors if handler is not None else (), trace=tb)
+    return TaskRun(rec.id, outcome.result, outcome.error, tb)

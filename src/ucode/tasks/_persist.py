@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ucode.errors import TaskNotFoundError
-from ucode.records import TaskRecord
+from ucode.records import TaskRecord, Trace
 from ucode.replay import EffectEvent, hide_secrets
 from ucode.store import Store
 from ucode.store import state as stored_state
@@ -98,17 +98,18 @@ class TaskLog:
         return sink
 
     def finish(self, outcome: Outcome, *, resumed: bool = False,
-               secret_errors: Sequence[BaseException] = ()) -> None:
+               secret_errors: Sequence[BaseException] = (), trace: Trace | None = None) -> None:
         """The outcome, and the events still buffered, in one transaction. ``secret_errors``: exceptions
         raised by secret effects (their messages are sealed in the events): where the task's own error or
-        traceback repeats one's message, it is recorded as ``<secret>``."""
+        traceback repeats one's message, it is recorded as ``<secret>``. ``trace``: the user's frames of a
+        failure (:mod:`._trace`; no values, only where)."""
         update: dict[str, Any] = {"finished": time.time(), "resumed": resumed}
         if outcome.error is not None:
             error, tb = outcome.error_record, outcome.traceback
             if secret_errors and error is not None:
                 error = {k: hide_secrets(v, secret_errors) for k, v in error.items()}
                 tb = hide_secrets(tb, secret_errors) if tb else tb
-            update.update(status="failed", error=error, traceback=tb)
+            update.update(status="failed", error=error, traceback=tb, trace=trace)
         else:
             wire, note = wire_result(outcome.result)
             update.update(status="succeeded", result=wire, result_note=note)

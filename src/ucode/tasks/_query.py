@@ -8,19 +8,25 @@ secret effect's result is ``<secret>`` in every view (``codec.SECRET_TEXT``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ucode import codec
 from ucode.effects import format_log_line
-from ucode.errors import AmbiguousNameError, NoTasksError, TaskNotFoundError
-from ucode.records import EVENT_FIELDS, TaskRecord
+from ucode.errors import AmbiguousNameError, NoTasksError, TaskNotFoundError, UsageError
+from ucode.records import EVENT_FIELDS, TaskRecord, Trace
 from ucode.replay import EffectEvent
 from ucode.store import Store
 from ucode.store import tasks as stored
 from ucode.tasks._process import alive
 
-__all__ = ["TaskView", "event_dict", "event_maps", "find_task", "log_lines", "prune", "status", "summary", "task_list",
-           "task_view", "tasks"]
+__all__ = ["STATUSES", "TaskView", "check_statuses", "event_dict", "event_maps", "find_task", "log_lines", "prune",
+           "status", "summary", "task_list", "task_view", "tasks", "trace_dict"]
+
+
+STATUSES = ("running", "succeeded", "failed", "interrupted")
+"""What a task is: running (its process is alive), succeeded, failed (the code raised), interrupted (its
+process ended before it finished: ``task resume``)."""
 
 
 def status(rec: TaskRecord) -> str:
@@ -65,18 +71,35 @@ def find_task(store: Store, task_id: str) -> TaskRecord:
     return rec
 
 
-def task_list(store: Store, *, failed: bool = False, name: str | None = None,
-              since: float | None = None) -> list[dict[str, Any]]:
+def check_statuses(statuses: Sequence[str]) -> list[str]:
+    """``statuses`` if each is one of :data:`STATUSES`, else an error with a "did you mean"."""
+    for s in statuses:
+        if s not in STATUSES:
+            import difflib
+
+            close = difflib.get_close_matches(s, STATUSES, n=1, cutoff=0.5)
+            raise UsageError("task list", f"unknown task status {s!r}",
+                             hint=(f"did you mean {close[0]}? " if close else "")
+                             + f"a task is {', '.join(STATUSES[:-1])} or {STATUSES[-1]}")
+    return list(statuses)
+
+
+def task_list(store: Store, *, failed: bool = False, name: str | None = None, since: float | None = None,
+              statuses: Sequence[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """Summaries, newest first: only failed or interrupted ones with ``failed``, only those of entry point
-    ``name`` (a full name or a suffix), only those started at or after the timestamp ``since``."""
+    ``name`` (a full name or a suffix), only those started at or after the timestamp ``since``, only those
+    whose status is one of ``statuses`` (:data:`STATUSES`), at most ``limit`` (the newest)."""
+    wanted = check_statuses(statuses) if statuses else None
     rows = [summary(r) for r in tasks(store)]
     if failed:
         rows = [r for r in rows if r["status"] in ("failed", "interrupted")]
+    if wanted:
+        rows = [r for r in rows if r["status"] in wanted]
     if name:
         rows = [r for r in rows if r["name"] == name or r["name"].endswith("." + name)]
     if since is not None:
         rows = [r for r in rows if (r["started"] or 0) >= since]
-    return rows
+    return rows if limit is None else rows[:max(limit, 0)]
 
 
 def log_lines(store: Store, *, task: str | None = None, name: str | None = None, since: float | None = None,
@@ -137,6 +160,16 @@ def event_dict(event: EffectEvent | dict[str, Any]) -> dict[str, Any]:
             "error": error, "writes": event.writes, "duration": event.duration, "secret": secret}
 
 
+def trace_dict(trace: Trace | None) -> dict[str, Any]:
+    """A failure's traceback as ``--json`` shows it: ``traceback``, a list of frames (``name``, ``hash``,
+    ``path``, ``line``, ``text``; most recent call last; None when no traceback was recorded: the task did
+    not fail, or was recorded by an older ucode), and ``traceback_hidden``, how many frames of ucode's own
+    machinery were left out."""
+    if trace is None:
+        return {"traceback": None, "traceback_hidden": 0}
+    return {"traceback": [f.to_dict() for f in trace.frames], "traceback_hidden": trace.hidden}
+
+
 class TaskView(NamedTuple):
     """Everything ``task show`` shows: the record, its status, its arguments and result decoded, every
     recorded effect (an :class:`~ucode.replay.EffectEvent`, or ``{"seq", "corrupt"}`` for a damaged one;
@@ -151,11 +184,12 @@ class TaskView(NamedTuple):
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` form (and the HTTP API's): the summary, then arguments, names and hashes that ran,
-        outcome, events (:func:`event_dict`: decoded values, secrets as ``<secret>``)."""
+        outcome (a failure's ``traceback``: :func:`trace_dict`), events (:func:`event_dict`: decoded
+        values, secrets as ``<secret>``)."""
         rec = self.record
         return {**summary(rec), "args": self.args, "kwargs": self.kwargs, "hashes": dict(rec.hashes or {}),
                 "result": self.result, "error": dict(rec.error) if rec.error else None,
-                "events": [event_dict(e) for e in self.events]}
+                **trace_dict(rec.trace), "events": [event_dict(e) for e in self.events]}
 
 
 def task_view(store: Store, task_id: str) -> TaskView:

@@ -14,13 +14,13 @@ from typing import Any, NamedTuple
 from ucode import codec
 from ucode.errors import StoreCorruptError, TaskNotReplayableError, UcodeError
 from ucode.namespace import StoredNamespace
-from ucode.records import TaskRecord
+from ucode.records import TaskRecord, Trace
 from ucode.replay import Recording, Replayer, ReplayResult, replay
 from ucode.resolver import resolve, resolve_name
 from ucode.runtime import Entry, Runtime, call
 from ucode.store import Store
 from ucode.store import tasks as stored
-from ucode.tasks._query import find_task, task_list
+from ucode.tasks._query import find_task, task_list, trace_dict
 
 __all__ = ["TaskReplay", "load_task_code", "replay_all", "replay_task", "route_task", "swaps"]
 
@@ -38,12 +38,13 @@ class TaskReplay(NamedTuple):
     likely_causes: list[str]
     change: str = "identical"
     recorded_error: dict[str, str] | None = None
+    trace: Trace | None = None  # where the replay raised (the user's frames), when it did
 
     def to_dict(self) -> dict[str, Any]:
         out = self.result.to_dict()
         out.update({"task": self.task, "logs": self.logs, "swapped": self.swapped,
                     "likely_causes": self.likely_causes, "change": self.change,
-                    "recorded_error": self.recorded_error})
+                    "recorded_error": self.recorded_error, **trace_dict(self.trace)})
         return out
 
 
@@ -117,13 +118,27 @@ def replay_task(store: Store, runtime: Runtime, task_id: str, use: dict[str, str
     recording = Recording(events, codec.from_wire(rec.result) if not error else None, error,
                           rec.result if not error else None)
     handler = Replayer(events, logs_as_output=True, secret_key=store.secret_key)
+    raised: list[BaseException] = []
+
+    def run() -> Any:
+        try:
+            return call(obj, list(args), dict(kwargs))
+        except Exception as exc:  # where it raised, for the trace; replay() judges the error
+            raised.append(exc)
+            raise
+
     with runtime.running(entry):
-        outcome = replay(lambda: call(obj, list(args), dict(kwargs)), recording, handler=handler)
+        outcome = replay(run, recording, handler=handler)
     causes = []
     if not outcome.identical:
         for where, w in runtime.warnings(entry):
             causes.append(f"{where}: {w} (a hidden effect: not recorded, so not replayed)")
-    return TaskReplay(rec.id, outcome, handler.logs, swapped, causes, _change(outcome, error), error)
+    tb = None
+    if outcome.error is not None and raised:
+        from ucode.tasks._trace import trace
+
+        tb = trace(runtime, entry, raised[-1])
+    return TaskReplay(rec.id, outcome, handler.logs, swapped, causes, _change(outcome, error), error, tb)
 
 
 def replay_all(store: Store, runtime: Runtime, name: str | None = None,

@@ -15,6 +15,7 @@ from typing import Any
 
 from ucode import codec, effects
 from ucode.errors import DivergenceError, NoInterruptedTaskError, TaskNotResumableError
+from ucode.records import Trace
 from ucode.replay import Divergence, EffectEvent, Recorder, Replayer
 from ucode.runtime import Runtime
 from ucode.store import Store
@@ -44,9 +45,10 @@ class _ResumeHandler(Replayer):
         return self.recorder.handle(spec, args, kwargs, perform)
 
 
-def resume_task(store: Store, runtime: Runtime, task_id: str) -> tuple[str, Any, BaseException | None]:
-    """Finish an interrupted task: (task id, result, error). ``last`` is the newest task, or when that one
-    is not interrupted, the newest interrupted one."""
+def resume_task(store: Store, runtime: Runtime, task_id: str) -> tuple[str, Any, BaseException | None,
+                                                                     Trace | None]:
+    """Finish an interrupted task: (task id, result, error, the user's frames of the error). ``last`` is
+    the newest task, or when that one is not interrupted, the newest interrupted one."""
     rec = find_task(store, task_id)
     now = status(rec)
     if now != "interrupted" and task_id == "last":
@@ -77,8 +79,14 @@ def resume_task(store: Store, runtime: Runtime, task_id: str) -> tuple[str, Any,
     if handler.divergence is not None:
         log.release(rec)
         raise _diverged(rec.id, handler.divergence)
-    log.finish(outcome, resumed=True, secret_errors=[*handler.secret_errors, *handler.recorder.secret_errors])
-    return rec.id, outcome.result, outcome.error
+    tb = None
+    if outcome.error is not None:
+        from ucode.tasks._trace import trace
+
+        tb = trace(runtime, entry, outcome.error)
+    log.finish(outcome, resumed=True, secret_errors=[*handler.secret_errors, *handler.recorder.secret_errors],
+               trace=tb)
+    return rec.id, outcome.result, outcome.error, tb
 
 
 def _diverged(task: str, d: Divergence) -> TaskNotResumableError:
