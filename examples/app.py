@@ -1,4 +1,4 @@
-"""The design memo's walkthrough, version 1: a request handler over a tiny in-memory table.
+"""The walkthrough, version 1: a request handler over a tiny in-memory table (examples/walkthrough.sh).
 
 Plain Python: no decorators, no base classes. `ucode add examples/app.py` stores each definition.
 """

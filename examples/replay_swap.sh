@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# Debugging by replay + swap (the design memo's step 7), end to end, on a fresh embedded store:
+# Debugging a bug that shows up only sometimes, by replay + swap, end to end, on a fresh embedded store:
 #   a checkout fails now and then -> find the failed task -> replay it exactly -> replay it with one
 #   function swapped for a debug version that logs -> keep that swap for the task -> replay every recorded
 #   checkout against the fix (a regression test from real traffic) -> ship the fix by rebinding one name.
 # No redeploy, no code change to the callers, no global logging. Works in a new temporary directory.
+# Usage: bash examples/replay_swap.sh            (KEEP=1 bash examples/replay_swap.sh keeps the store)
 set -euo pipefail
 EXAMPLES="$(cd "$(dirname "$0")" && pwd)"
-WORK="$(mktemp -d)"
+# KEEP=1 keeps the new temporary directory (and its store) to look at afterwards; KEEP=DIR works in DIR
+# instead (made if missing; it must not hold a store yet) and keeps it. Without KEEP it is removed at the end.
+KEEP="${KEEP:-}"
+if [ -n "$KEEP" ] && [ "$KEEP" != 1 ]; then
+  mkdir -p "$KEEP"
+  WORK="$(cd "$KEEP" && pwd)"
+  if [ -e "$WORK/.ucode" ]; then echo "error: $WORK/.ucode exists: KEEP=DIR needs a directory without a store" >&2; exit 2; fi
+else
+  WORK="$(mktemp -d)"
+fi
+if [ -z "$KEEP" ]; then trap 'rm -rf "$WORK"' EXIT; fi
 cd "$WORK"
 unset UCODE_STORE
 quote() { local out="" a; for a in "$@"; do case "$a" in *[\ \"{}#]*) out+=" '$a'";; *) out+=" $a";; esac; done; echo "${out# }"; }
@@ -44,3 +55,10 @@ step ucode task replay --all --name handleCheckout --use discountPercent=fix || 
 step ucode bind discountPercent "$(hash_of discountPercentFixed@fix)"          # ship it: callers unchanged
 step ucode run handleCheckout "$REQUEST"
 step ucode history discountPercent
+
+if [ -n "$KEEP" ]; then
+  printf '\nThe project is kept in %s. To look at its store:\n  cd %q && ucode ls\n' "$WORK" "$WORK"
+  printf '  (then e.g. ucode versions, ucode history, ucode task list, ucode view NAME)\n'
+else
+  printf '\n(%s and its store are removed now; run with KEEP=1 to keep them and look around)\n' "$WORK"
+fi

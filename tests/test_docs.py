@@ -74,8 +74,8 @@ def test_docs_have_a_section_per_command(path: tuple[str, ...]) -> None:
 
 
 @pytest.fixture
-def memo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project with examples/ and a store holding the memo walkthrough (lookupUser@v2 rebound)."""
+def walkthrough_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project with examples/ and a store as examples/walkthrough.sh makes it (lookupUser@v2 rebound)."""
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("UCODE_STORE", raising=False)
@@ -88,8 +88,8 @@ def memo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=lambda p: " ".join(p) or "ucode")
-def test_help_examples_run(path: tuple[str, ...], memo_dir: Path) -> None:
-    """Each help example works on the memo's store, exactly as printed."""
+def test_help_examples_run(path: tuple[str, ...], walkthrough_dir: Path) -> None:
+    """Each help example works on the walkthrough's store, exactly as printed."""
     for part in _example(path).split("&&"):
         argv = shlex.split(part)
         assert argv[0] == "ucode"

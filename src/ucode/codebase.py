@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         DefinitionView,
         DiffEntry,
         Event,
+        FileStatus,
         Matches,
         UndoResult,
         VerifyResult,
@@ -339,6 +340,13 @@ class Codebase:
         from ucode import ingest
 
         return ingest.verify(self.store, repair=repair)
+
+    def status(self, *, changed_only: bool = False) -> list[FileStatus]:
+        """Which added files changed on disk since they were added (``modified``, ``missing``; or
+        ``unchanged``), each with the names its last add bound. Reads the files; parses nothing."""
+        from ucode import ingest
+
+        return ingest.status(self.store, changed_only=changed_only)
 
     # ------------------------------------------------------------------------------- settings
 

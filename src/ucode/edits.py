@@ -23,6 +23,7 @@ from ucode.errors import (
 )
 from ucode.namespace import (
     StoredNamespace,
+    clear_move,
     commit,
     create_version,
     drop_version,
@@ -30,6 +31,7 @@ from ucode.namespace import (
     remove_binding,
     set_binding,
     set_module,
+    set_move,
     undo_last,
     use_version,
     version_children,
@@ -82,8 +84,9 @@ def bind(store: Store, name: str, target: str, version: str | None, *, new: bool
         created = ensure_version(ns, v, store.clock())
         _tname, h, _tv = resolve(ns, txn, target, v, ns.default())
         full = _name_for_write(ns, ref.name, v, new=new)
-        return commit(txn, [created, set_binding(txn, v, full, h)], cause=f"bind {full}@{v} {hashing.short(h)}",
-                      now=store.clock())
+        # binding a moved name again ends the move: its callers run what it is bound to now
+        return commit(txn, [created, set_binding(txn, v, full, h), clear_move(ns, v, full)],
+                      cause=f"bind {full}@{v} {hashing.short(h)}", now=store.clock())
 
 
 def unbind(store: Store, name: str, version: str | None) -> Events:
@@ -109,9 +112,11 @@ def alias(store: Store, existing: str, new_name: str, version: str | None) -> Ev
 
 
 def move(store: Store, old_name: str, new_name: str, version: str | None) -> Events:
-    """Rename: bind ``new_name`` to ``old_name``'s hash and unbind ``old_name``, as one op. Free: nothing
-    is re-hashed; definitions that call the old name keep their hash (and what they were written
-    against)."""
+    """Rename: bind ``new_name`` to ``old_name``'s hash, unbind ``old_name`` and record that it moved, as
+    one op. Nothing is re-hashed, and the move carries the callers, as a rename does in Unison (where
+    references are by hash): stored code that calls ``old_name`` keeps its text and its hash, and runs
+    what ``new_name`` is bound to, now and after later binds of ``new_name``. ``deps`` and
+    ``dependents`` follow the move too. Binding ``old_name`` again (or moving ``new_name`` back) ends it."""
     validate_name(new_name)
     ref = parse_ref(old_name)
     if ref.name is None:
@@ -122,8 +127,9 @@ def move(store: Store, old_name: str, new_name: str, version: str | None) -> Eve
         full, h = resolve_name(ns, txn, ref.name, v)
         if full == new_name:
             return []
-        return commit(txn, [set_binding(txn, v, new_name, h), remove_binding(ns, v, full)],
-                      cause=f"move {full} {new_name}@{v}", now=store.clock())
+        events = [set_binding(txn, v, new_name, h), remove_binding(ns, v, full), clear_move(ns, v, new_name),
+                  set_move(txn, v, full, new_name)]
+        return commit(txn, events, cause=f"move {full} {new_name}@{v}", now=store.clock())
 
 
 def new_version(store: Store, version: str, parent: str | None) -> Events:
@@ -165,6 +171,7 @@ def rename_version(store: Store, old: str, new: str) -> Events:
                                                else _root_version(txn, new, now)]
         events += [set_binding(txn, new, n, h) for n, h in sorted(ns.own_all(v).items())]
         events += [set_module(txn, new, m, h) for m, h in sorted(ns.own_modules(v).items())]
+        events += [set_move(txn, new, n, t) for n, t in sorted(ns.own_moves(v).items())]
         if ns.default() == v:
             events.append(use_version(txn, new))
         events += drop_version(ns, v)

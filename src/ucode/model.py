@@ -18,6 +18,7 @@ __all__ = [
     "DefinitionView",
     "DiffEntry",
     "Event",
+    "FileStatus",
     "Match",
     "Matches",
     "SkippedStatement",
@@ -50,7 +51,8 @@ class AddedName(_Dict):
     ``status``: ``added`` (new name), ``updated`` (rebound to a new hash), ``unchanged``,
     ``reformatted`` (same hash, the stored source text was updated: a comment or formatting edit),
     ``renamed`` (a new name for the same code as a name the module no longer defines: ``renamed_from``,
-    ``from`` in ``to_dict``) or ``removed`` (the module no longer defines it: unbound).
+    ``from`` in ``to_dict``), ``removed`` (the module no longer defines it: unbound) or ``moved`` (moved
+    away with ``ucode move`` and unchanged in the file: left unbound, its callers follow the move).
     """
 
     name: str
@@ -153,6 +155,18 @@ class Matches(list[Match]):
     def __init__(self, matches: list[Match], total: int) -> None:
         super().__init__(matches)
         self.total = total
+
+
+@dataclass(frozen=True)
+class FileStatus(_Dict):
+    """What ``ucode status`` says of one added module's file: ``state`` is ``unchanged`` (its text is what
+    was added), ``modified`` (edited since: ``ucode add`` would store it anew) or ``missing`` (gone from
+    disk); ``names`` are the names its last add bound (what an add of the edited file may change)."""
+
+    module: str
+    path: str
+    state: str
+    names: list[str]
 
 
 @dataclass(frozen=True)

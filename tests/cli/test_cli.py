@@ -367,7 +367,10 @@ def test_alias_and_move(run: Run, jrun: JRun, api: Callable[[], Codebase]) -> No
     with api() as cb:
         assert cb.resolve("app.getUser") == cb.resolve("app.lookupUser")
     events = jrun("move", "listItems", "app.itemsOf")
-    assert {(e["name"], e["new"] is None) for e in events} == {("app.itemsOf", False), ("app.listItems", True)}
+    assert {(e["kind"], e["name"], e["new"]) for e in events if e["kind"] != "bind"} == {
+        ("moved", "app.listItems", "app.itemsOf")}
+    assert {(e["name"], e["new"] is None) for e in events if e["kind"] == "bind"} == {
+        ("app.itemsOf", False), ("app.listItems", True)}
     with api() as cb:
         names = cb.bindings()
     assert "app.itemsOf" in names and "app.listItems" not in names
@@ -573,7 +576,8 @@ def test_invalid_name(run: Run) -> None:
 def test_read_command_without_a_store(run: Run, store: Path, args: list[str]) -> None:
     res = run(*args, code=2)
     assert res.stderr.startswith("error: no ucode store found")
-    assert "hint: `ucode add FILE` creates one here" in res.stderr
+    assert f"at {store} (from --store)" in res.stderr  # the path that was tried
+    assert f"hint: check the path; `ucode add FILE --store {store}` creates a store there" in res.stderr
     assert not store.exists(), "a read command never creates a store"
 
 

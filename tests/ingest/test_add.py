@@ -27,6 +27,16 @@ def test_add_binds_every_top_level_definition(cb: Codebase) -> None:
     assert all(len(n.hash) == hashing.FULL_LENGTH for n in result.names)
 
 
+def test_add_takes_one_path_as_a_str_or_a_path_not_only_a_list() -> None:
+    """``cb.add("app.py")`` adds that file (a str is not iterated as characters), as does a Path."""
+    for one in (str(EXAMPLES / "app.py"), EXAMPLES / "app.py"):
+        with ucode.Codebase.in_memory() as cb:
+            result = cb.add(one)
+            assert {n.name for n in result.names} >= {"app.handleRequest", "app.lookupUser"}
+            assert {n.status for n in result.names} == {"added"}
+            assert cb.run("handleRequest", {"user_id": 1})["user"] == "Ada"
+
+
 def test_readd_unchanged_writes_nothing(cb: Codebase) -> None:
     cb.add([EXAMPLES / "app.py"])
     before = cb.stats()["last_txnid"]

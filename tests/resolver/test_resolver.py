@@ -123,9 +123,11 @@ def test_find_says_how_many_matched_and_takes_a_limit(cb: Codebase, write: Write
     assert len(cb.find("user", limit=None)) == 60 and len(cb.find("user", limit=5)) == 5
     runner = CliRunner()
     res = runner.invoke(app, ["--store", str(cb.path), "find", "user"])
-    assert res.exit_code == 0 and "50 of 60 matches shown" in res.stderr and len(res.stdout.splitlines()) == 50
+    lines = res.stdout.splitlines()  # piped: a header line, then one match per line
+    assert res.exit_code == 0 and "50 of 60 matches shown" in res.stderr and len(lines) == 51
+    assert lines[0] == "name\thash\tkind\tsummary"
     res = runner.invoke(app, ["--store", str(cb.path), "find", "user", "--limit", "0"])
-    assert len(res.stdout.splitlines()) == 60 and "shown" not in res.stderr
+    assert len(res.stdout.splitlines()) == 61 and "shown" not in res.stderr
     res = runner.invoke(app, ["--store", str(cb.path), "find", "user", "-n", "3", "--json"])
     import json
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from tests.conftest import Write
 from ucode import errors
 from ucode.cli import app
-from ucode.codebase import Codebase
+from ucode.codebase import SCHEMA_VERSION, Codebase
 
 
 def _alter(store: Path, table: str, change: Callable[[bytes, bytes], bytes | None]) -> int:
@@ -175,7 +175,7 @@ def test_schema_3_programs_are_sealed_on_upgrade_and_a_tampered_one_stays_refuse
 
     assert _alter(ran, "programs", tamper) == 1
     with Codebase(ran) as cb:
-        assert cb.stats()["schema"] == 4
+        assert cb.stats()["schema"] == SCHEMA_VERSION
         assert cb.run("other.g") == "other"
         with pytest.raises(errors.StoreIntegrityError, match="the program of module m"):
             cb.run("m.f")

@@ -21,7 +21,7 @@ import typer
 # The command modules register their commands on the app when imported (in this order: ``--help`` lists
 # them so).
 from ucode.cli import _code, _names, _run, _tasks, _versions  # noqa: F401
-from ucode.cli._app import app
+from ucode.cli._app import UcodeGroup, app
 from ucode.cli._session import print_error
 from ucode.errors import UcodeError
 
@@ -41,7 +41,7 @@ def _only(command: str) -> typer.Typer | None:
     if not commands and not groups:
         return None
     mini = typer.Typer(name="ucode", help=app.info.help, no_args_is_help=True, add_completion=False,
-                       rich_markup_mode=None, pretty_exceptions_enable=False,
+                       rich_markup_mode=None, pretty_exceptions_enable=False, cls=UcodeGroup,
                        context_settings={"help_option_names": ["-h", "--help"]})
     mini.registered_callback = app.registered_callback
     mini.registered_commands = commands
@@ -51,10 +51,10 @@ def _only(command: str) -> typer.Typer | None:
 
 def main() -> None:
     """The ``ucode`` console script."""
-    # The first word that is not the --store option and its value is the command.
+    # The first word that is not a global option (--store PATH, -q) is the command.
     argv, i = sys.argv[1:], 0
-    while i < len(argv) and argv[i].startswith("--store"):
-        i += 1 if "=" in argv[i] else 2
+    while i < len(argv) and (argv[i].startswith("--store") or argv[i] in ("-q", "--quiet")):
+        i += 1 if "=" in argv[i] or argv[i] in ("-q", "--quiet") else 2
     target = (_only(argv[i]) if i < len(argv) and not argv[i].startswith("-") else None) or app
     try:
         target()

@@ -18,6 +18,7 @@ from ucode.cli._render import (
     render_add,
     render_bindings,
     render_matches,
+    render_status,
     render_verify,
     render_view,
 )
@@ -211,3 +212,21 @@ def verify(
         render_verify(result)
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    all_files: Annotated[bool, typer.Option("--all", help="List unchanged files too.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show which added files changed on disk since they were added, and the names they define.
+
+    Example: ucode status --all
+    """
+    with session(ctx, create=False, as_json=as_json) as cb:
+        found = cb.status(changed_only=not all_files)
+    if as_json:
+        emit(dicts(found))
+    else:
+        render_status(found, all_files=all_files)

@@ -111,6 +111,8 @@ def history(
     """
     with session(ctx, as_json=as_json) as cb:
         events = cb.history(name, version=version, limit=limit)
+        if name is not None and not events and limit != 0:
+            cb.resolve_name(name, version=version)  # a name that does not exist: an error, with "did you mean"
     if as_json:
         emit(dicts(events))
     else:

@@ -1,29 +1,46 @@
 """How results look for people: rich tables and highlighted source on a terminal, plain lines when piped.
 
 Rule: rendering reads the API's result values and prints; it computes nothing the API did not return.
-rich is imported inside the functions that draw (never at start-up), and piped output of the commands
-scripts run most (``view``, ``find``) skips rich entirely (:func:`plain`): ``import rich`` costs 40-50 ms.
+rich is imported inside the functions that draw (never at start-up), and piped output skips rich entirely
+(:func:`plain`): ``import rich`` costs 40-50 ms. Every table goes through :func:`print_table`: on a terminal
+a rich table whose name columns wrap only after a dot (:class:`Dotted`) and whose other cells wrap at
+spaces, never inside a word (too long: an ellipsis); piped, the same table as tab-separated lines under one
+header line, no rules, no padding, for every table alike.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ucode import hashing
+from ucode.cli._app import color, quiet
+from ucode.cli._session import notice
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, ConsoleOptions
+    from rich.measure import Measurement
     from rich.progress import Progress, TaskID
     from rich.table import Table
     from rich.text import Text
 
-    from ucode.model import AddResult, Binding, DefinitionView, DiffEntry, Event, Matches, VerifyResult, VersionInfo
+    from ucode.model import (
+        AddResult,
+        Binding,
+        DefinitionView,
+        DiffEntry,
+        Event,
+        FileStatus,
+        Matches,
+        VerifyResult,
+        VersionInfo,
+    )
     from ucode.records import Trace
     from ucode.tasks import TaskView
 
@@ -55,12 +72,96 @@ def new_table(*columns: str) -> Table:
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="ellipsis")  # wrap at spaces; a word too long is cut with "…", not split
     return table
+
+
+class Dotted:
+    """A dotted name in a table cell: it wraps only after a dot (``shop.pricing.`` / ``quote``), and a part
+    too long for the column ends in an ellipsis: an identifier is never split."""
+
+    def __init__(self, text: str, style: str = "") -> None:
+        self.text, self.style = text, style
+        self.parts = re.findall(r"[^.]*\.|[^.]+$", text) or [text]
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        from rich.cells import cell_len
+        from rich.measure import Measurement
+
+        return Measurement(max(cell_len(p) for p in self.parts), cell_len(self.text)).clamp(
+            max_width=options.max_width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
+        from rich.cells import cell_len
+        from rich.text import Text
+
+        lines, line = [], ""
+        for part in self.parts:
+            if line and cell_len(line) + cell_len(part) > options.max_width:
+                lines.append(line)
+                line = ""
+            line += part
+        lines.append(line)
+        yield Text("\n".join(lines), style=self.style, no_wrap=True, overflow="ellipsis")
+
+
+Segments = tuple[tuple[str, str], ...]
+"""Styled text: ``((text, style), ...)``."""
+Cell = str | Segments
+"""A table cell: plain text, or styled segments."""
+
+
+def _cell_text(cell: Cell) -> str:
+    return cell if isinstance(cell, str) else "".join(t for t, _ in cell)
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]], *,
+                names: Sequence[int] = (0,)) -> None:
+    """A table: on a terminal a rich table (the columns ``names`` hold dotted names: :class:`Dotted`);
+    piped, a header line and one tab-separated line per row (a cell's line breaks become ``; ``)."""
+    if plain():
+        typer.echo("\t".join(columns))
+        for row in rows:
+            typer.echo("\t".join(_cell_text(c).replace("\t", " ").replace("\n", "; ") for c in row))
+        return
+    from rich.text import Text
+
+    con = console()
+    table = new_table(*columns)
+    natural = [max([len(col), *(len(line) for row in rows for line in _cell_text(row[i]).splitlines())])
+               for i, col in enumerate(columns)]
+    extra = 3 * (len(columns) - 1)  # the padding and separator between two columns
+    if sum(natural) + extra > con.width:
+        # Too wide: a name column gets what the others leave at their natural width, and at least 3/8 of the
+        # width (the free text of the others wraps at spaces then); rich shares out the rest.
+        for i in names:
+            rest = sum(n for j, n in enumerate(natural) if j != i)
+            table.columns[i].width = min(natural[i], max(20, con.width * 3 // 8, con.width - extra - rest))
+    for row in rows:
+        cells: list[Any] = []
+        for i, c in enumerate(row):
+            if i in names:
+                cells.append(Dotted(c) if isinstance(c, str) else Dotted(_cell_text(c), c[0][1] if c else ""))
+            else:
+                cells.append(Text(c) if isinstance(c, str) else Text.assemble(*c))
+        table.add_row(*cells)
+    con.print(table)
+
+
+def say(message: str, style: str = "") -> None:
+    """A line of a command's report on stdout: styled on a terminal, plain (and without rich) when piped."""
+    if plain():
+        typer.echo(message)
+    else:
+        note(console(), message, style)
 
 
 def short_cell(h: str | None, empty: str = "unbound") -> Text:
     return rich_text(hashing.short(h), "cyan") if h else rich_text(empty, "red")
+
+
+def short_seg(h: str | None, empty: str = "unbound") -> tuple[str, str]:
+    return (hashing.short(h), "cyan") if h else (empty, "red")
 
 
 def print_code(con: Console, text: str, lexer: str) -> None:
@@ -78,12 +179,13 @@ def note(con: Console, message: str, style: str = "dim") -> None:
 
 
 STATUS_STYLE = {"added": "green", "updated": "yellow", "unchanged": "dim", "reformatted": "cyan",
-                 "renamed": "magenta", "removed": "red"}
+                 "renamed": "magenta", "removed": "red", "moved": "cyan"}
 
 
 def add_summary(result: AddResult) -> str:
     counts = result.counts()
-    parts = [f"{counts[s]} {s}" for s in ("added", "updated", "renamed", "reformatted", "removed", "unchanged")
+    parts = [f"{counts[s]} {s}" for s in ("added", "updated", "renamed", "reformatted", "removed", "moved",
+                                          "unchanged")
              if counts.get(s)]
     files = f"{result.files} file" + ("" if result.files == 1 else "s")
     summary = f"{files}, version {result.version}: " + (", ".join(parts) or "no definitions")
@@ -126,31 +228,30 @@ def render_add(result: AddResult, *, show_all: bool = False) -> None:
     if not shown and not result.skipped:
         for line in named:
             typer.echo(line)
-        typer.secho(add_summary(result), bold=True)
+        typer.secho(add_summary(result), bold=True, color=color())
         return
-    con = console()
     if shown:
-        table = new_table("name", "status", "hash", "kind", "warnings")
+        rows: list[list[Cell]] = []
         for n in shown:
-            status = rich_text(n.status, STATUS_STYLE.get(n.status, ""))
-            h = short_cell(n.hash)
+            status: Segments = ((n.status, STATUS_STYLE.get(n.status, "")),)
+            h: Segments = (short_seg(n.hash),)
             if n.status == "updated" and n.old_hash:
-                h.append(f" (was {hashing.short(n.old_hash)})", "dim")
+                h += ((f" (was {hashing.short(n.old_hash)})", "dim"),)
             elif n.status == "renamed" and n.renamed_from:
-                status.append(f" from {n.renamed_from}", "dim")
+                status += ((f" from {n.renamed_from}", "dim"),)
             elif n.status == "removed":
-                h = rich_text("unbound", "dim")
+                h = (("unbound", "dim"),)
             warnings = "\n".join(f"{w.code}: {w.message} (line {w.line})" for w in n.warnings)
-            table.add_row(rich_text(n.name), status, h, rich_text(n.kind), rich_text(warnings, "yellow"))
-        con.print(table)
+            rows.append([n.name, status, h, n.kind, ((warnings, "yellow"),)])
+        print_table(["name", "status", "hash", "kind", "warnings"], rows)
     for line in named:
-        note(con, line)
+        say(line, "dim")
     for s in result.skipped:
-        note(con, f"passed over: {s.path} {s.reason}", "yellow")
+        say(f"passed over: {s.path} {s.reason}", "yellow")
     if result.stale:
-        note(con, f"removed: {', '.join(result.stale)} (no longer in the source; `ucode undo` binds "
-                   f"{'it' if len(result.stale) == 1 else 'them'} again)", "yellow")
-    note(con, add_summary(result), "bold")
+        say(f"removed: {', '.join(result.stale)} (no longer in the source; `ucode undo` binds "
+            f"{'it' if len(result.stale) == 1 else 'them'} again)", "yellow")
+    say(add_summary(result), "bold")
 
 
 def plain() -> bool:
@@ -224,17 +325,12 @@ def render_view(v: DefinitionView) -> None:
 
 
 def render_bindings(bindings: Sequence[Binding], *, empty: str, with_version: bool = False) -> None:
-    con = console()
     if not bindings:
-        note(con, empty)
+        say(empty, "dim")
         return
-    table = new_table("name", "hash", "version") if with_version else new_table("name", "hash")
-    for b in bindings:
-        row = [rich_text(b.name), short_cell(b.hash)]
-        if with_version:
-            row.append(rich_text(b.version))
-        table.add_row(*row)
-    con.print(table)
+    rows: list[list[Cell]] = [[b.name, (short_seg(b.hash),), *([b.version] if with_version else [])]
+                              for b in bindings]
+    print_table(["name", "hash", "version"] if with_version else ["name", "hash"], rows)
 
 
 def binding_state(h: str | None) -> str:
@@ -253,6 +349,9 @@ def event_text(ev: Event) -> str:
         return f"default version {ev.old} -> {ev.new}"
     if ev.kind == "drop":
         return f"version {ev.name} deleted"
+    if ev.kind == "moved":
+        return (f"{ev.name}@{ev.version}: callers follow it to {ev.new}" if ev.new
+                else f"{ev.name}@{ev.version}: no longer moved")
     if ev.kind == "module":
         return f"module {ev.name}@{ev.version}: {binding_state(ev.old)} -> {binding_state(ev.new)}"
     return f"{ev.kind} {ev.name}@{ev.version}: {ev.old} -> {ev.new}"
@@ -300,35 +399,40 @@ def render_diff(entries: Sequence[DiffEntry], v1: str, v2: str) -> None:
 def render_matches(matches: Matches, query: str) -> None:
     more = (f"{len(matches)} of {matches.total:,} matches shown (--limit N shows more, --limit 0 all)"
             if matches.total > len(matches) else "")
-    if plain():
-        if not matches:
-            typer.echo(f"no names match {query!r}")
-        width = max((len(m.name) for m in matches), default=0)
-        for m in matches:
-            typer.echo(f"{m.name.ljust(width)}  {hashing.short(m.hash)}  {m.kind:<8}  {m.summary}".rstrip())
-        if more:
-            typer.echo(more, err=True)  # stdout stays one match per line, for grep and friends
-        return
-    con = console()
     if not matches:
-        note(con, f"no names match {query!r}")
+        say(f"no names match {query!r}", "dim")
         return
-    table = new_table("name", "hash", "kind", "summary")
-    for m in matches:
-        table.add_row(rich_text(m.name), short_cell(m.hash), rich_text(m.kind), rich_text(m.summary, "dim"))
-    con.print(table)
+    print_table(["name", "hash", "kind", "summary"],
+                [[m.name, (short_seg(m.hash),), m.kind, ((m.summary, "dim"),)] for m in matches])
     if more:
-        note(con, more)
+        if plain():
+            notice(more)  # stdout stays one match per line, for grep and friends
+        else:
+            say(more, "dim")
 
 
 def render_versions(versions: Sequence[VersionInfo]) -> None:
-    con = console()
-    table = new_table("version", "parent", "own names", "created")
+    rows: list[list[Cell]] = []
     for v in versions:
-        name = rich_text(("* " if v.default else "  ") + v.name, "bold green" if v.default else "")
+        name: Segments = ((("* " if v.default else "  ") + v.name, "bold green" if v.default else ""),)
         created = datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S") if v.created else ""
-        table.add_row(name, rich_text(v.parent or ""), rich_text(str(v.own_bindings)), rich_text(created, "dim"))
-    con.print(table)
+        rows.append([name, v.parent or "", str(v.own_bindings), ((created, "dim"),)])
+    print_table(["version", "parent", "own names", "created"], rows, names=(0, 1))
+
+
+def render_status(found: Sequence[FileStatus], *, all_files: bool) -> None:
+    """Changed (or, with ``all_files``, every) added file: module, state, path and the names it defines;
+    then what to do."""
+    con = console()
+    if not found:
+        note(con, "every added file is as it was added" if not all_files else "no files added yet")
+        return
+    print_table(["module", "state", "path", "names"],
+                [[f.module, f.state, f.path, ", ".join(f.names)] for f in found], names=(0,))
+    if any(f.state == "modified" for f in found):
+        note(con, "`ucode add PATH` stores the edited files (the names they define are bound to the new code)")
+    if any(f.state == "missing" for f in found):
+        note(con, "missing files: their stored code still runs; `ucode unbind NAME` removes names you no longer want")
 
 
 def render_verify(result: VerifyResult) -> None:
@@ -344,12 +448,12 @@ def render_verify(result: VerifyResult) -> None:
                    f"modules match the namespace log; {result.code} cached code entries and {result.records} task, "
                    "event and state records checked", "green")
         return
-    table = new_table("hash", "problem")
+    rows: list[list[Cell]] = []
     for p in result.problems:
         where = p.get("hash") or ""
-        cell = rich_text(where) if " " in where or not where.isalnum() else short_cell(where or None, "")
-        table.add_row(cell, rich_text(p.get("problem", "")))
-    con.print(table)
+        cell: Cell = where if " " in where or not where.isalnum() else (short_seg(where or None, ""),)
+        rows.append([cell, p.get("problem", "")])
+    print_table(["hash", "problem"], rows, names=())
     note(con, f"{len(result.problems)} problem(s) in {result.checked} definitions", "bold red")
 
 
@@ -361,7 +465,7 @@ class AddProgress:
         self._task: TaskID | None = None
 
     def __call__(self, done: int, total: int, path: str) -> None:
-        if total <= PROGRESS_MIN_FILES:
+        if total <= PROGRESS_MIN_FILES or quiet():
             return
         if self._bar is None:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn

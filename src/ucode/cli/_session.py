@@ -18,11 +18,12 @@ import typer
 
 import ucode
 from ucode import codec
-from ucode.cli._app import STORE_KEY
-from ucode.codebase import Codebase
-from ucode.errors import UcodeError
+from ucode.cli._app import STORE_FROM_KEY, STORE_KEY, color, quiet
+from ucode.codebase import STORE_DIR, Codebase, find_store
+from ucode.errors import StoreError, UcodeError
 
-__all__ = ["dicts", "emit", "error_json", "fail", "jsonable", "print_error", "session", "user_traceback"]
+__all__ = ["dicts", "emit", "error_json", "fail", "jsonable", "notice", "open_store", "print_error", "session",
+           "user_traceback"]
 
 
 @contextmanager
@@ -32,15 +33,50 @@ def session(ctx: typer.Context, *, create: bool = False, as_json: bool = False) 
     Only commands that write may ``create`` a store; the others fail cleanly where there is none.
     """
     try:
-        cb = ucode.open(ctx.meta.get(STORE_KEY), create=create)
+        cb, created = open_store(ctx, create=create)
         try:
             yield cb
         finally:
             cb.close()
+        if created:  # said once the command succeeded (not before an error that stored nothing)
+            notice(f"created store at {cb.path}")
     except UcodeError as exc:
         fail(exc, as_json=as_json)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+
+
+def open_store(ctx: typer.Context, *, create: bool) -> tuple[Codebase, bool]:
+    """The store the command line names (``--store``, ``$UCODE_STORE``) or the nearest ``.ucode/`` upward,
+    and whether it was created now. Says on stderr (:func:`notice`) which store it uses when it was found in
+    a parent directory; an error names the path that was tried."""
+    given = ctx.meta.get(STORE_KEY)
+    path, exists = find_store(given)
+    if not exists and not create:
+        raise _no_store(path, ctx.meta.get(STORE_FROM_KEY) if given is not None else None)
+    cb = Codebase(path)
+    if exists and given is None and path.parent != Path.cwd().resolve():
+        notice(f"using store {path}")
+    return cb, not exists
+
+
+def _no_store(path: Path, named_by: str | None) -> StoreError:
+    if named_by is None:
+        return StoreError(
+            f"no ucode store found (looked for {STORE_DIR}/ in {path.parent} and every parent directory)",
+            hint="`ucode add FILE` creates one here; or pass --store PATH / set UCODE_STORE")
+    what = "the directory does not exist" if not path.exists() else "it holds no store (no data.mdb)"
+    inner = path / STORE_DIR
+    hint = (f"did you mean --store {inner}? (the store is the {STORE_DIR}/ directory itself)"
+            if (inner / "data.mdb").exists() else
+            f"check the path; `ucode add FILE --store {path}` creates a store there")
+    return StoreError(f"no ucode store found at {path} (from {named_by}): {what}", hint=hint)
+
+
+def notice(message: str) -> None:
+    """A note on stderr (dim on a terminal); ``-q`` silences it."""
+    if not quiet():
+        typer.secho(message, dim=True, err=True, color=color())
 
 
 def fail(exc: UcodeError, *, as_json: bool) -> NoReturn:
@@ -52,9 +88,9 @@ def fail(exc: UcodeError, *, as_json: bool) -> NoReturn:
 
 def print_error(exc: UcodeError) -> None:
     """One red ``error:`` line and a dim ``hint:`` line on stderr (colored only on a terminal)."""
-    typer.secho(f"error: {exc.message}", fg="red", err=True)
+    typer.secho(f"error: {exc.message}", fg="red", err=True, color=color())
     if exc.hint:
-        typer.secho(f"hint: {exc.hint}", dim=True, err=True)
+        typer.secho(f"hint: {exc.hint}", dim=True, err=True, color=color())
 
 
 def emit(data: Any) -> None:

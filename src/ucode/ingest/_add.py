@@ -273,6 +273,11 @@ def _plan(txn: Txn, ns: StoredNamespace, version: str, normalized: list[tuple[Mo
             was = current(name)
             warnings = [Warning(w.code, w.message, pm.path, w.line) for w in d.warnings]
             frm = None
+            if was is None and old is not None and old.slot_hash(n) == d.hash and ns.moved_to(version, name):
+                # moved away with `ucode move`, and the file's code for it is what it was: the move stands
+                # (its callers follow the new name); an edit of the definition in the file binds it again
+                names.append(AddedName(name, d.hash, "moved", d.kind, None, pm.path, d.line, warnings))
+                continue
             if was is None:
                 frm = removed_body.pop(d.body, None) if d.body else None
                 status = "renamed" if frm else "added"

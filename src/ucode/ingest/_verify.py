@@ -201,6 +201,13 @@ def _check_names(txn: Txn) -> list[dict[str, str]]:
             diff = set(state.module_bindings(v).items()) ^ set(mods.items())
             problems.append({"hash": "", "problem": f"modules in {v} differ from the fold of the log: "
                              + ", ".join(sorted(n for n, _ in diff)[:5])})
+        if state is not None and state.moves(v) != ns.moves(v):
+            diff = set(state.moves(v).items()) ^ set(ns.moves(v).items())
+            problems.append({"hash": "", "problem": f"moves in {v} differ from the fold of the log: "
+                             + ", ".join(sorted(n for n, _ in diff)[:5])})
+    if state is not None and set(state.parents) != set(stored.version_names(txn)):
+        problems.append({"hash": "", "problem": "the versions differ from the fold of the log: "
+                         + ", ".join(sorted(set(state.parents) ^ set(stored.version_names(txn))))})
     return problems
 
 

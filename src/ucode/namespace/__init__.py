@@ -11,6 +11,7 @@ from __future__ import annotations
 from ucode.namespace._chain import StoredNamespace, VersionChain
 from ucode.namespace._fold import NamespaceState, fold, inverse
 from ucode.namespace._ops import (
+    clear_move,
     commit,
     create_version,
     drop_version,
@@ -18,13 +19,14 @@ from ucode.namespace._ops import (
     remove_binding,
     set_binding,
     set_module,
+    set_move,
     undo_last,
     use_version,
     version_children,
 )
 
 __all__ = [
-    "NamespaceState", "StoredNamespace", "VersionChain", "commit", "create_version", "drop_version",
-    "ensure_version", "fold", "inverse", "remove_binding", "set_binding", "set_module", "undo_last", "use_version",
-    "version_children",
+    "NamespaceState", "StoredNamespace", "VersionChain", "clear_move", "commit", "create_version", "drop_version",
+    "ensure_version", "fold", "inverse", "remove_binding", "set_binding", "set_module", "set_move", "undo_last",
+    "use_version", "version_children",
 ]

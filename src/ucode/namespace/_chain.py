@@ -42,6 +42,13 @@ class VersionChain(ABC):
     @abstractmethod
     def own_modules(self, version: str) -> dict[str, str]: ...
 
+    @abstractmethod
+    def own_move(self, version: str, name: str) -> str | None:
+        """Where the version itself says ``name`` was moved to: a name, "" (not moved here) or None."""
+
+    @abstractmethod
+    def own_moves(self, version: str) -> dict[str, str]: ...
+
     def chain(self, version: str) -> list[str]:
         """``version``, its parent, its parent's parent, ... (a cycle is cut)."""
         found = self._chains.get(version)
@@ -68,6 +75,34 @@ class VersionChain(ABC):
         for v in reversed(self.chain(version)):
             merged.update(self.own_all(v, prefix))
         return {n: h for n, h in merged.items() if h}
+
+    def moved_to(self, version: str, name: str) -> str | None:
+        """The name ``name`` was moved to in ``version`` (followed through later moves, while the name
+        it leads to is itself unbound), or None when it was not moved. Code that calls ``name`` runs
+        what that name is bound to: a move carries its callers, as a rename does in Unison."""
+        seen = {name}
+        target = None
+        current = name
+        while True:
+            nxt = None
+            for v in self.chain(version):
+                m = self.own_move(v, current)
+                if m is not None:
+                    nxt = m or None
+                    break
+            if nxt is None or nxt in seen:
+                return target
+            target = current = nxt
+            seen.add(nxt)
+            if self.lookup(version, current) is not None:
+                return target
+
+    def moves(self, version: str) -> dict[str, str]:
+        """Every name moved in ``version`` -> the name it was moved to (one step)."""
+        merged: dict[str, str] = {}
+        for v in reversed(self.chain(version)):
+            merged.update(self.own_moves(v))
+        return {n: t for n, t in merged.items() if t}
 
     def module(self, version: str, module: str) -> str | None:
         """The program ``module`` is bound to in ``version`` (None: not a module of it)."""
@@ -109,6 +144,12 @@ class StoredNamespace(VersionChain):
 
     def own_modules(self, version: str) -> dict[str, str]:
         return stored.own_modules(self.txn, version)
+
+    def own_move(self, version: str, name: str) -> str | None:
+        return stored.own_move(self.txn, version, name)
+
+    def own_moves(self, version: str) -> dict[str, str]:
+        return stored.own_moves(self.txn, version)
 
     def default(self) -> str:
         return stored.load_default(self.txn)

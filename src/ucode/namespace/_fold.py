@@ -12,6 +12,9 @@ Events (``records.NamespaceEvent``), by ``kind``:
 ``module``  in ``version``, module ``name`` goes from program ``old`` to program ``new`` (as ``bind``).
 ``version`` version ``name`` is created with parent ``old`` (``None`` for the root).
 ``use``     the default version goes from ``old`` to ``new``.
+``moved``   in ``version``, name ``name`` was moved to ``new`` (from ``old``; as ``bind``: a name, ``""`` or
+            ``None``): code calling ``name`` runs what ``new`` is bound to.
+``drop``    version ``name`` (whose parent was ``old``) is deleted; its own entries were unset before.
 ==========  =====================================================================================
 
 Every event has ``seq`` (its key), ``time``, ``op`` (the id of the command that wrote it; an ``undo``
@@ -36,6 +39,7 @@ class NamespaceState(VersionChain):
         super().__init__()
         self.own_names: dict[str, dict[str, str]] = {}  # version -> name -> hash | ""
         self.own_programs: dict[str, dict[str, str]] = {}  # version -> module -> program | ""
+        self.own_moved: dict[str, dict[str, str]] = {}  # version -> old name -> new name | ""
         self.parents: dict[str, str | None] = {}
         self.default: str | None = None
 
@@ -57,9 +61,16 @@ class NamespaceState(VersionChain):
     def own_modules(self, version: str) -> dict[str, str]:
         return dict(self.own_programs.get(version, {}))
 
+    def own_move(self, version: str, name: str) -> str | None:
+        return self.own_moved.get(version, {}).get(name)
+
+    def own_moves(self, version: str) -> dict[str, str]:
+        return dict(self.own_moved.get(version, {}))
+
     def apply(self, ev: NamespaceEvent) -> None:
-        if ev.kind in ("bind", "module"):
-            table = (self.own_names if ev.kind == "bind" else self.own_programs).setdefault(ev.version, {})
+        if ev.kind in ("bind", "module", "moved"):
+            tables = {"bind": self.own_names, "module": self.own_programs, "moved": self.own_moved}
+            table = tables[ev.kind].setdefault(ev.version, {})
             if ev.new is None:
                 table.pop(ev.name, None)
             else:
@@ -74,6 +85,7 @@ class NamespaceState(VersionChain):
             self.parents.pop(ev.name, None)
             self.own_names.pop(ev.name, None)
             self.own_programs.pop(ev.name, None)
+            self.own_moved.pop(ev.name, None)
             self._chains.clear()
         elif ev.kind == "use":
             self.default = ev.new
@@ -94,7 +106,7 @@ def inverse(ev: NamespaceEvent) -> dict[str, Any] | None:
     ``version create`` is not undone (``version delete`` removes it); one created by a command that also
     bound names in it (``add --version V``, ``bind NAME@V --create``, ``version rename``) is dropped with
     them. A dropped version (``version delete``) is created again, then its bindings restored."""
-    if ev.kind in ("bind", "use", "module"):
+    if ev.kind in ("bind", "use", "module", "moved"):
         return {"kind": ev.kind, "version": ev.version, "name": ev.name, "old": ev.new, "new": ev.old}
     if ev.kind == "version" and (ev.old is not None or ev.new is not None):  # not a store's first version
         return {"kind": "drop", "version": ev.version, "name": ev.name, "old": ev.old, "new": None}

@@ -17,8 +17,8 @@ from ucode.refs import validate_version
 from ucode.store import Txn
 from ucode.store import names as stored
 
-__all__ = ["commit", "create_version", "drop_version", "ensure_version", "remove_binding", "set_binding",
-           "set_module", "undo_last", "use_version", "version_children"]
+__all__ = ["clear_move", "commit", "create_version", "drop_version", "ensure_version", "remove_binding",
+           "set_binding", "set_module", "set_move", "undo_last", "use_version", "version_children"]
 
 Event = dict[str, Any]
 
@@ -49,6 +49,25 @@ def set_module(txn: Txn, version: str, module: str, new: str | None) -> Event | 
     return {"kind": "module", "version": version, "name": module, "old": old, "new": new}
 
 
+def set_move(txn: Txn, version: str, name: str, new: str | None) -> Event | None:
+    """Set where ``name`` was moved to in ``version`` (a name, "" = not moved here, None = inherit)."""
+    old = stored.own_move(txn, version, name)
+    if old == new:
+        return None
+    stored.set_own_move(txn, version, name, new)
+    return {"kind": "moved", "version": version, "name": name, "old": old, "new": new}
+
+
+def clear_move(ns: StoredNamespace, version: str, name: str) -> Event | None:
+    """``name`` is no longer moved in ``version`` (it is bound again, or moved back): drop its own entry, or
+    hide a parent's move with ``""``."""
+    if ns.moved_to(version, name) is None and ns.own_move(version, name) is None:
+        return None
+    parent = ns.parent(version)
+    inherited = parent is not None and ns.moved_to(parent, name) is not None
+    return set_move(ns.txn, version, name, "" if inherited else None)
+
+
 def create_version(txn: Txn, version: str, parent: str, now: float) -> Event:
     validate_version(version)
     stored.save_version(txn, version, stored.VersionRecord(parent, now))
@@ -70,6 +89,7 @@ def drop_version(ns: StoredNamespace, version: str) -> list[Event | None]:
     parent = ns.parent(version)
     events: list[Event | None] = [set_binding(txn, version, n, None) for n in sorted(ns.own_all(version))]
     events += [set_module(txn, version, m, None) for m in sorted(ns.own_modules(version))]
+    events += [set_move(txn, version, n, None) for n in sorted(ns.own_moves(version))]
     stored.delete_version(txn, version)
     events.append({"kind": "drop", "version": version, "name": version, "old": parent, "new": None})
     return events
@@ -130,6 +150,8 @@ def undo_last(txn: Txn, now: float) -> tuple[int, str, list[NamespaceEvent]]:
             stored.set_own_binding(txn, inv["version"], inv["name"], inv["new"])
         elif inv["kind"] == "module":
             stored.set_own_module(txn, inv["version"], inv["name"], inv["new"])
+        elif inv["kind"] == "moved":
+            stored.set_own_move(txn, inv["version"], inv["name"], inv["new"])
         elif inv["kind"] == "use":
             if inv["new"] is None:
                 raise VersionError("cannot undo: the log has no default version to go back to")

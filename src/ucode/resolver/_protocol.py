@@ -40,6 +40,10 @@ class SnapshotSource(Protocol):
     def lookup(self, name: str) -> str | None:
         """The hash ``name`` is bound to (None: not bound)."""
 
+    def moved_under(self, module: str) -> dict[str, str]:
+        """The names directly under ``module`` that were moved (``ucode move``) and are not bound: name ->
+        the hash of what the name they moved to is bound to (what code calling the old name runs)."""
+
     def definition(self, h: str) -> Definition:
         """The stored definition (or statement) with hash ``h``."""
 

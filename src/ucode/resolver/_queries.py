@@ -111,7 +111,15 @@ def dependencies(txn: Txn, ref: str, version: str | None) -> list[Binding]:
     ns = StoredNamespace(txn)
     _name, h, v = resolve(ns, txn, ref, version, ns.default())
     rec = definitions.expect_definition(txn, h)
-    return [Binding(d, dependency(ns.lookup(v, d), h, rec, d), v) for d in rec.deps]
+    out = []
+    for d in rec.deps:
+        bound = ns.lookup(v, d)
+        moved = ns.moved_to(v, d) if bound is None else None
+        if moved is not None:  # the code calls d, which moved: it runs what the new name is bound to
+            out.append(Binding(moved, ns.lookup(v, moved), v))
+        else:
+            out.append(Binding(d, dependency(bound, h, rec, d), v))
+    return out
 
 
 def dependents(txn: Txn, ref: str, version: str | None) -> list[Binding]:
@@ -122,6 +130,8 @@ def dependents(txn: Txn, ref: str, version: str | None) -> list[Binding]:
     targets = {n for _v, n in stored.names_of(txn, h)}
     if name:
         targets.add(name)
+    # code that calls a name since moved to one of these uses them (a move carries its callers)
+    targets |= {old for old in ns.moves(v) if ns.lookup(v, old) is None and ns.moved_to(v, old) in targets}
     users = {u for t in targets for u in definitions.dependents(txn, t)}
     out = {Binding(uname, uh, v) for uh in users for ver, uname in stored.names_of(txn, uh)
            if ver in chain and ns.lookup(v, uname) == uh}

@@ -34,6 +34,7 @@ class StoreSnapshot:
         self.overrides = overrides
         self._state = state
         self._under: dict[str, dict[str, str]] = {}
+        self._moved: dict[str, dict[str, str]] = {}
         self._modules: dict[str, str] | None = None  # module -> program, read once (a snapshot never changes)
 
     def __repr__(self) -> str:
@@ -71,6 +72,22 @@ class StoreSnapshot:
             bound.update({n: h for n, h in self.overrides.items() if n.startswith(prefix)})
             found = self._under[module] = {n[len(prefix):]: h for n, h in bound.items()
                                            if "." not in n[len(prefix):]}
+        return found
+
+    def moved_under(self, module: str) -> dict[str, str]:
+        found = self._moved.get(module)
+        if found is None:
+            prefix = module + "."
+            targets: dict[str, str] = {}
+            with self._read() as (_txn, ns):
+                for old in ns.moves(self.version):
+                    if old.startswith(prefix) and "." not in old[len(prefix):]:
+                        target = ns.moved_to(self.version, old)
+                        if target is not None:
+                            targets[old] = target
+            found = {old[len(prefix):]: h for old, target in targets.items()
+                     if self.lookup(old) is None and (h := self.lookup(target)) is not None}
+            self._moved[module] = found
         return found
 
     def lookup(self, name: str) -> str | None:

@@ -94,6 +94,12 @@ class Snapshot:
                     extras[n] = h
                 elif own != h:
                     over[n] = h
+            # a name moved away (`ucode move`) and not bound: its statement runs what the name it moved
+            # to is bound to, so that code calling the old name follows the move (and later binds)
+            for n, h in self.source.moved_under(name).items():
+                own = prog.slot_hash(n)
+                if own is not None and own != h:
+                    over[n] = h
             for h in [*over.values(), *extras.values()]:
                 home = self.home(h)
                 if home.module != name and self.module(home.module) is None and home.program:

@@ -16,12 +16,13 @@ __all__ = ["SCHEMA_VERSION", "TABLES", "UPGRADES", "prepare"]
 
 TABLES = (
     "meta", "defs", "src", "dependents", "bind", "byhash", "leaf", "log", "versions", "modules", "code", "files",
-    "tasks", "events", "overrides", "state", "statelog", "programs", "texts", "modbind",
+    "tasks", "events", "overrides", "state", "statelog", "programs", "texts", "modbind", "moved",
 )
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1: the first store. 2: events are rows (lists) and batches of rows instead of maps. 3: modules are
 programs (the ``programs``, ``texts`` and ``modbind`` tables). 4: programs are sealed (what their hash is
-over is stored as the bytes hashed: loading checks it with one blake3)."""
+over is stored as the bytes hashed: loading checks it with one blake3). 5: moves (the ``moved`` table: a
+moved name's callers follow it; an older ucode would not)."""
 
 
 def _to_2(txn: Txn) -> None:
@@ -42,7 +43,11 @@ def _to_4(txn: Txn) -> None:
         modules.seal(txn, h)
 
 
-UPGRADES: dict[int, Callable[[Txn], None]] = {1: _to_2, 2: _to_3, 3: _to_4}
+def _to_5(txn: Txn) -> None:
+    """Moves: the ``moved`` table exists once opened, empty (moves made before it carried no callers)."""
+
+
+UPGRADES: dict[int, Callable[[Txn], None]] = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5}
 """Schema N -> the step to N + 1."""
 
 

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from ucode import hashing
 from ucode.errors import StoreCorruptError, StoreIntegrityError
 from ucode.records import FileRecord, ModuleRecord, Program
-from ucode.store._backend import Txn, load_map, pack
+from ucode.store._backend import Txn, load_map, pack, unpack
 
-__all__ = ["expect_program", "has_program", "iter_programs", "load_file", "load_module", "load_program",
+__all__ = ["expect_program", "has_program", "iter_files", "iter_programs", "load_file", "load_module", "load_program",
            "module_names", "program_hash", "save_file", "save_module", "save_program", "seal"]
 
 
@@ -109,6 +109,12 @@ def module_names(txn: Txn) -> set[str]:
 def load_file(txn: Txn, module: str) -> FileRecord | None:
     rec = load_map(txn, "files", module)
     return None if rec is None else FileRecord.from_stored(rec)
+
+
+def iter_files(txn: Txn) -> Iterator[tuple[str, FileRecord]]:
+    """Every module's last add record, by module name."""
+    for k, raw in txn.items("files"):
+        yield k.decode(), FileRecord.from_stored(unpack(raw, "files", k.decode()))
 
 
 def save_file(txn: Txn, module: str, rec: FileRecord) -> None:

@@ -12,6 +12,7 @@ parent's) or absent (inherits). Writing a name's binding keeps ``byhash`` and ``
 ``byhash``      ``hash \\0 version \\0 name`` -> "" (reverse of ``bind``)
 ``leaf``        ``last-name-part \\0 name`` -> "" (every name ever bound: suffix lookup)
 ``modbind``     ``version \\0 module`` -> program hash, or ""
+``moved``       ``version \\0 old name`` -> the name it was moved to, or "" (hides the parent's move)
 ``log``         ``seq`` (8-byte big-endian) -> a namespace event (``records.NamespaceEvent``)
 ==============  ================================================================================
 """
@@ -27,8 +28,8 @@ from ucode.store._backend import SEP, Txn, key, load_map, pack, seq_key, seq_of,
 __all__ = [
     "VersionRecord", "all_leaves", "append_events", "count_own", "delete_version", "events", "last_seq",
     "leaf_names", "load_default", "load_version", "names_of", "own_binding", "own_bindings", "own_module",
-    "own_modules", "save_default",
-    "save_version", "set_own_binding", "set_own_module", "version_names",
+    "own_modules", "own_move", "own_moves", "save_default",
+    "save_version", "set_own_binding", "set_own_module", "set_own_move", "version_names",
 ]
 
 
@@ -143,6 +144,30 @@ def set_own_module(txn: Txn, version: str, module: str, new: str | None) -> str 
 def own_modules(txn: Txn, version: str) -> dict[str, str]:
     cut = len(version.encode()) + 1
     return {k[cut:].decode(): v.decode() for k, v in txn.items("modbind", key(version, ""))}
+
+
+def own_move(txn: Txn, version: str, name: str) -> str | None:
+    """Where ``name`` was moved to in ``version`` itself: a full name, "" (a parent's move undone here) or
+    None (inherits)."""
+    raw = txn.get("moved", key(version, name))
+    return None if raw is None else raw.decode()
+
+
+def set_own_move(txn: Txn, version: str, name: str, new: str | None) -> str | None:
+    k = key(version, name)
+    raw = txn.get("moved", k)
+    old = None if raw is None else raw.decode()
+    if old != new:
+        if new is None:
+            txn.delete("moved", k)
+        else:
+            txn.put("moved", k, new.encode())
+    return old
+
+
+def own_moves(txn: Txn, version: str) -> dict[str, str]:
+    cut = len(version.encode()) + 1
+    return {k[cut:].decode(): v.decode() for k, v in txn.items("moved", key(version, ""))}
 
 
 # ----------------------------------------------------------------------------------------- log
