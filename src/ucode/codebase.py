@@ -517,6 +517,20 @@ class Codebase:
 
         return tasks.route_task(self.store, task_id, name, target)
 
+    def task_routes(self, task_id: str) -> tuple[str, dict[str, str]]:
+        """The per-task routes of a task (id, prefix or ``last``): (task id, full name -> hash)
+        (``route list --task``)."""
+        from ucode import tasks
+
+        return tasks.task_routes(self.store, task_id)
+
+    def unroute_task(self, task_id: str, name: str) -> tuple[str, str, bool]:
+        """Remove ``name``'s per-task route from a task's replays (``route unset``): (task id, full name,
+        whether there was one)."""
+        from ucode import tasks
+
+        return tasks.unroute_task(self.store, task_id, name)
+
     def task_override(self, task_id: str, name: str, target: str | None) -> None:
         """Make the full name ``name`` resolve to hash ``target`` in this task's replays; None removes it."""
         from ucode import tasks

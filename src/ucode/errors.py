@@ -30,6 +30,7 @@ __all__ = [
     "NewNameError",
     "NoInterruptedTaskError",
     "NoStateStoreError",
+    "NoSuchRouteError",
     "NoTasksError",
     "NotANameError",
     "NotAnEffectError",
@@ -46,6 +47,7 @@ __all__ = [
     "StoreCorruptError",
     "StoreDamagedError",
     "StoreError",
+    "StoreExistsError",
     "StoreFullError",
     "StoreIntegrityError",
     "StoreReadOnlyError",
@@ -239,6 +241,19 @@ class UnknownDurabilityError(UcodeError):
         self.allowed = allowed
 
 
+class NoSuchRouteError(UcodeError):
+    """``route unset NAME --task T`` where several of the task's routes match NAME."""
+
+    http_status = 404
+
+    def __init__(self, task: str, name: str, routed: list[str]) -> None:
+        hint = "its routes: " + ", ".join(routed) + "; give the full name"
+        super().__init__(f"{name!r} matches several routes of task {task}",
+                         hint=hint + f"; `ucode route list --task {task}` shows them")
+        self.task = task
+        self.name = name
+
+
 class TaskNotFoundError(UcodeError):
     """No recorded task has this id (or id prefix)."""
 
@@ -282,6 +297,17 @@ class StoreError(UcodeError):
 
     exit_code = 2
     http_status = 503
+
+
+class StoreExistsError(UcodeError):
+    """``ucode init`` where a store already is (bad input, not a store problem: exit 1)."""
+
+    http_status = 409
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"there is a store at {path} already; nothing was changed",
+                         hint="`ucode ls` lists what it holds; `ucode init DIR` makes one elsewhere")
+        self.path = path
 
 
 class StoreVersionError(StoreError):

@@ -238,3 +238,51 @@ def test_quiet_silences_the_notes_but_not_the_errors(here: Path) -> None:
 def test_version_prints_the_package_version() -> None:
     res = ucode_("--version")
     assert res.stdout == f"ucode {ucode.__version__}\n"
+
+
+def test_init_creates_an_empty_store_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    res = runner.invoke(app, ["init"])
+    assert res.exit_code == 0, res.output
+    assert f"created store at {tmp_path.resolve() / '.ucode'}" in res.stdout
+    assert (tmp_path / ".ucode" / "data.mdb").exists()
+    again = runner.invoke(app, ["init"])
+    assert again.exit_code == 1 and "there is a store at" in again.stderr and "Traceback" not in again.output
+    assert runner.invoke(app, ["init", "sub"]).exit_code == 0
+    assert (tmp_path / "sub" / ".ucode" / "data.mdb").exists()
+    assert runner.invoke(app, ["ls"]).exit_code == 0, "an empty store is a store: reading commands work"
+
+
+def test_completion_prints_a_script_and_the_shell_gets_completions(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    res = CliRunner().invoke(app, ["completion", "bash"])
+    assert res.exit_code == 0 and "_UCODE_COMPLETE=complete_bash" in res.stdout
+    bad = CliRunner().invoke(app, ["completion", "tcsh"])
+    assert bad.exit_code == 1 and "one of: bash" in bad.stderr
+    env = {**__import__("os").environ, "_UCODE_COMPLETE": "complete_bash", "COMP_WORDS": "ucode vers",
+           "COMP_CWORD": "1"}
+    code = "import sys; sys.argv[0] = 'ucode'; from ucode.cli import main; main()"
+    out = subprocess.run([sys.executable, "-c", code], env=env,
+                         capture_output=True, text=True).stdout
+    assert set(out.split()) == {"versions", "version"}
+
+
+def test_jsonl_prints_one_compact_object_per_line(tmp_path: Path) -> None:
+    import json
+
+    store = tmp_path / "store"
+    runner = CliRunner()
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    assert runner.invoke(app, ["--store", str(store), "add", str(examples / "app.py")]).exit_code == 0
+    assert runner.invoke(app, ["--store", str(store), "run", "handleRequest", '{"user_id": 1}']).exit_code == 0
+    for command in (["ls"], ["find", "user"], ["versions"], ["history"], ["task", "list"], ["status", "--all"]):
+        as_list = json.loads(runner.invoke(app, ["--store", str(store), *command, "--json"]).stdout)
+        res = runner.invoke(app, ["--store", str(store), *command, "--jsonl"])
+        assert res.exit_code == 0, res.output
+        lines = res.stdout.splitlines()
+        assert [json.loads(ln) for ln in lines] == as_list and all("\n" not in ln for ln in lines), command
+    err = runner.invoke(app, ["--store", str(store), "view", "nosuch", "--jsonl"])
+    assert err.exit_code == 1 and json.loads(err.stdout)["error"].startswith("no name")

@@ -167,7 +167,8 @@ def test_task_list_limit_and_status(ucli: Run) -> None:
     assert ids("--status", "succeeded", "--status", "failed") == newest_first
     assert ids("--status", "running") == [] and ids("--status", "interrupted") == []
     text = ucli("task", "list", "--status", "failed", "-n", "1").stdout
-    assert text.startswith(bad[-1]) and len(text.splitlines()) == 1
+    assert text.splitlines()[0] == "task\tstatus\tstarted\tname\tversion", "piped: a header, as every table"
+    assert text.splitlines()[1].startswith(bad[-1] + "\tfailed\t") and len(text.splitlines()) == 2
     res = ucli("task", "list", "--status", "faild", code=1)
     assert "error: unknown task status 'faild'" in res.stderr and "did you mean failed?" in res.stderr
     assert "Traceback" not in res.output
@@ -180,3 +181,57 @@ def test_the_api_takes_status_and_limit(ucli: Run, tmp_path: Path) -> None:
     with Codebase(tmp_path / "s") as cb:
         assert [r["id"] for r in cb.task_list(status="failed")] == [bad]
         assert len(cb.task_list(limit=1)) == 1 and len(cb.task_list(status=["failed", "succeeded"])) == 2
+
+
+def test_route_list_unset_and_task_show_see_per_task_routes(tmp_path: Path) -> None:
+    store = tmp_path / "routes-store"
+    runner = CliRunner()
+
+    def ucode(*args: str, code: int = 0) -> str:
+        res = runner.invoke(app, ["--store", str(store), *args])
+        assert res.exit_code == code, res.output
+        return res.stdout + res.stderr
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    ucode("add", str(root / "app.py"))
+    ucode("add", str(root / "app_v2.py"), "--version", "v2")
+    ucode("bind", "lookupUser@v2", "lookupUserV2")
+    ucode("run", "handleRequest", '{"user_id": 1}')
+    assert "has no routes" in ucode("route", "list", "--task", "last")
+    ucode("route", "set", "lookupUser", "--task", "last", "--version", "v2")
+    with Codebase(store) as cb:
+        tid, routes = cb.task_routes("last")
+        assert routes == {"app.lookupUser": cb.resolve("lookupUser@v2")}
+        assert cb.task_view(tid).to_dict()["routes"] == routes
+    assert "app.lookupUser -> #" in ucode("route", "list", "--task", "last")
+    assert "routed in its replays" in ucode("task", "show", "last")
+    assert "is no longer routed" in ucode("route", "unset", "lookupUser", "--task", "last")
+    assert "was not routed; nothing changed" in ucode("route", "unset", "lookupUser", "--task", "last")
+    assert "did you mean" in ucode("route", "unset", "lookupUsr", "--task", "last", code=1)
+    with Codebase(store) as cb:
+        assert cb.task_routes("last")[1] == {}
+
+
+def test_log_follow_prints_lines_of_tasks_that_run_meanwhile(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    store = tmp_path / "follow-store"
+    src = tmp_path / "talk.py"
+    src.write_text("from ucode import effects\n\n\ndef talk(n):\n    effects.log(f'said {n}')\n    return n\n")
+    with Codebase(store) as cb:
+        cb.add([src])
+        cb.run("talk", 1, durability="durable")
+
+    def later() -> None:
+        time.sleep(0.6)
+        with Codebase(store) as other:
+            other.run("talk", 2, durability="durable")
+
+    worker = threading.Thread(target=later)
+    worker.start()
+    res = CliRunner().invoke(app, ["--store", str(store), "log", "--follow", "--follow-for", "2.5"])
+    worker.join()
+    assert res.exit_code == 0, res.output
+    said = [ln.rsplit("  ", 1)[1] for ln in res.stdout.splitlines()]
+    assert said == ["said 1", "said 2"], "the old line once, then the new one as it was logged"

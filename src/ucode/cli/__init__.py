@@ -13,6 +13,7 @@ functions, so ``import ucode.cli`` and ``--help`` stay fast; :func:`main` builds
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -56,6 +57,11 @@ def main() -> None:
     while i < len(argv) and (argv[i].startswith("--store") or argv[i] in ("-q", "--quiet")):
         i += 1 if "=" in argv[i] or argv[i] in ("-q", "--quiet") else 2
     target = (_only(argv[i]) if i < len(argv) and not argv[i].startswith("-") else None) or app
+    if "_UCODE_COMPLETE" in os.environ:  # the shell asks for completions (`ucode completion SHELL`)
+        from typer._completion_classes import completion_init  # what typer.completion re-exports
+
+        completion_init()
+        target = app
     try:
         target()
     except KeyboardInterrupt:

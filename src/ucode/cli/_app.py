@@ -23,13 +23,15 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 # typer vendors its own click (typer._click, not the installed click): its types are the ones used here.
 
-__all__ = ["QUIET_KEY", "STORE_FROM_KEY", "STORE_KEY", "JsonOpt", "RunCommand", "SinceOpt", "UcodeGroup",
-           "VersionOpt", "app", "color", "quiet", "route_app", "since", "task_app", "version_app"]
+__all__ = ["JSONL_KEY", "QUIET_KEY", "STORE_FROM_KEY", "STORE_KEY", "JsonOpt", "RunCommand", "SinceOpt",
+           "UcodeGroup", "VersionOpt", "app", "color", "jsonl", "quiet", "route_app", "since", "task_app",
+           "version_app"]
 
 STORE_KEY = "ucode.store"
 STORE_FROM_KEY = "ucode.store_from"
 """How the store was named: ``--store`` or ``$UCODE_STORE`` (absent: found from the current directory)."""
 QUIET_KEY = "ucode.quiet"
+JSONL_KEY = "ucode.jsonl"
 
 STORE_HELP = "The store directory (default: the nearest .ucode/ from here upward)."
 QUIET_HELP = "No notes on stderr (task id, which store, a new store, progress); errors are still shown."
@@ -43,6 +45,12 @@ def quiet() -> bool:
     """``-q/--quiet`` was given (anywhere on the line)."""
     ctx = get_current_context(silent=True)
     return bool(ctx is not None and ctx.meta.get(QUIET_KEY))
+
+
+def jsonl() -> bool:
+    """``--jsonl`` was given: ``--json`` output, a list as one compact object per line (JSON Lines)."""
+    ctx = get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(JSONL_KEY))
 
 
 def color() -> bool | None:
@@ -73,9 +81,26 @@ def _global_options() -> list[Parameter]:
     ]
 
 
+def _set_jsonl(ctx: Context, _param: Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[JSONL_KEY] = True
+
+
 def _with_globals(cmd: Command) -> None:
     if not any("--store" in p.opts for p in cmd.params):
         cmd.params.extend(_global_options())
+    if any("--json" in p.opts for p in cmd.params) and not any("--jsonl" in p.opts for p in cmd.params):
+        # --jsonl is --json with lists as JSON Lines: the command sees as_json=True
+        cmd.params.append(TyperOption(param_decls=["--jsonl"], is_flag=True, expose_value=False,
+                                      callback=_set_jsonl, help="As --json, a list as one object per line."))
+        callback = cmd.callback
+        if callback is not None:
+            def with_jsonl(*args: Any, __callback: Any = callback, **kwargs: Any) -> Any:
+                if "as_json" in kwargs and get_current_context().meta.get(JSONL_KEY):
+                    kwargs["as_json"] = True
+                return __callback(*args, **kwargs)
+
+            cmd.callback = with_jsonl
 
 
 def _hint(exc: UsageError) -> str | None:

@@ -23,6 +23,7 @@ from ucode.cli._render import (
     render_view,
 )
 from ucode.cli._session import dicts, emit, session
+from ucode.errors import UcodeError, UsageError
 
 
 @app.command()
@@ -230,3 +231,56 @@ def status(
         emit(dicts(found))
     else:
         render_status(found, all_files=all_files)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(metavar="[DIR]", help="Where to make DIR/.ucode (default: here).")]
+    = Path("."),
+) -> None:
+    """Create an empty store in DIR/.ucode (or at --store PATH); commands in DIR and below then use it.
+
+    Example: ucode init demo
+    """
+    from ucode.cli._app import STORE_KEY
+    from ucode.cli._session import fail
+    from ucode.codebase import STORE_DIR, Codebase
+    from ucode.errors import StoreExistsError
+
+    given = ctx.meta.get(STORE_KEY)
+    path = (Path(given) if given is not None else directory / STORE_DIR).resolve()
+    try:
+        if (path / "data.mdb").exists():
+            raise StoreExistsError(str(path))
+        with Codebase(path) as cb:
+            version = cb.default_version()
+    except UcodeError as exc:
+        fail(exc, as_json=False)
+    typer.echo(f"created store at {path} (version {version})")
+    typer.echo("next: ucode add FILE-OR-PACKAGE, then ucode ls")
+
+
+@app.command()
+def completion(
+    shell: Annotated[str, typer.Argument(metavar="SHELL", help="bash, zsh, fish or powershell.")],
+) -> None:
+    """Print the shell completion script for SHELL (add it to your shell's start-up file).
+
+    Example: ucode completion bash
+    """
+    # typer's own completion (typer.completion re-exports these; pinned below 0.29 in pyproject)
+    from typer._completion_classes import completion_init
+    from typer._completion_shared import get_completion_script
+
+    shells = ("bash", "zsh", "fish", "powershell", "pwsh")
+    if shell not in shells:
+        from ucode.cli._session import fail
+
+        fail(UsageError("completion", f"unknown shell {shell!r}", hint="one of: " + ", ".join(shells)),
+             as_json=False)
+    completion_init()
+    typer.echo(get_completion_script(prog_name="ucode", complete_var="_UCODE_COMPLETE", shell=shell))
+    typer.echo({"bash": "# add to ~/.bashrc: eval \"$(ucode completion bash)\"",
+                "zsh": "# add to ~/.zshrc: eval \"$(ucode completion zsh)\"",
+                "fish": "# save as ~/.config/fish/completions/ucode.fish"}.get(shell, ""))

@@ -594,6 +594,9 @@ def render_task(view: TaskView) -> None:
                f"durability {rec.durability}, names as of log position {rec.position}")
     typer.echo(f"  args {view.args!r} kwargs {view.kwargs!r}")
     typer.echo("  ran: " + ", ".join(f"{n} {hashing.short(h)}" for n, h in sorted((rec.hashes or {}).items())))
+    if view.routes:
+        typer.echo("  routed in its replays (ucode route list/unset): "
+                   + ", ".join(f"{n} -> {hashing.short(h)}" for n, h in sorted(view.routes.items())))
     for e in view.events:
         if isinstance(e, dict):
             typer.secho(f"  {e['seq']:>4}  (unreadable: {e['corrupt']})", fg="red")

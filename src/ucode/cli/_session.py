@@ -18,7 +18,7 @@ import typer
 
 import ucode
 from ucode import codec
-from ucode.cli._app import STORE_FROM_KEY, STORE_KEY, color, quiet
+from ucode.cli._app import STORE_FROM_KEY, STORE_KEY, color, jsonl, quiet
 from ucode.codebase import STORE_DIR, Codebase, find_store
 from ucode.errors import StoreError, UcodeError
 
@@ -94,7 +94,11 @@ def print_error(exc: UcodeError) -> None:
 
 
 def emit(data: Any) -> None:
-    """JSON to stdout: a dict, or a list of them."""
+    """JSON to stdout: a dict, or a list of them; with ``--jsonl``, compact, a list one item per line."""
+    if jsonl():
+        for item in data if isinstance(data, list) else [data]:
+            typer.echo(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+        return
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 

@@ -4,6 +4,7 @@ prune``, ``log``, and per-task routing (``route set``). (Rule: as :mod:`ucode.cl
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated
 
@@ -11,7 +12,16 @@ import typer
 
 from ucode import hashing
 from ucode.cli._app import JsonOpt, SinceOpt, app, route_app, since, task_app
-from ucode.cli._render import failure_json, failure_lines, render_replay, render_replay_all, render_task, when
+from ucode.cli._render import (
+    failure_json,
+    failure_lines,
+    plain,
+    print_table,
+    render_replay,
+    render_replay_all,
+    render_task,
+    when,
+)
 from ucode.cli._session import emit, jsonable, print_error, session
 from ucode.errors import NoInterruptedTaskError, ReplayDivergedError, UsageError
 from ucode.refs import parse_swaps
@@ -45,6 +55,11 @@ def task_list(
         return
     if not rows:
         typer.echo("no tasks")
+        return
+    if plain():  # piped: a header and tab-separated fields, as every table
+        print_table(["task", "status", "started", "name", "version"],
+                    [[r["id"], r["status"], when(r["started"]), r["name"], r["version"]] for r in rows])
+        return
     for r in rows:
         typer.echo(f"{r['id']}  {r['status']:<11}  {when(r['started'])}  {r['name']}@{r['version']}")
 
@@ -167,19 +182,34 @@ def log_(
                     ] = None,
     since_: SinceOpt = None,
     grep: Annotated[str | None, typer.Option("--grep", metavar="TEXT", help="Only lines containing TEXT.")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines as tasks log them "
+                                                                "(until Ctrl-C).")] = False,
+    follow_for: Annotated[float | None, typer.Option("--follow-for", hidden=True,
+                                                     help="Stop following after SECONDS (tests).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The log lines (effects.log) of recorded tasks, oldest first.
 
     Example: ucode log --grep lookupUserV2 --since 1d
     """
+    import time
+
+    seen: set[tuple[str, int]] = set()
+    deadline = None if follow_for is None else time.monotonic() + follow_for
     with session(ctx, as_json=as_json) as cb:
-        lines = cb.log_lines(task=task_id, name=name, since=since(since_), grep=grep)
-    if as_json:
-        emit(lines)
-        return
-    for ln in lines:
-        typer.echo(f"{ln['task']} {ln['seq']:>4}  {ln['line']}")
+        while True:
+            lines = [ln for ln in cb.log_lines(task=task_id, name=name, since=since(since_), grep=grep)
+                     if (ln["task"], ln["seq"]) not in seen]
+            seen.update((ln["task"], ln["seq"]) for ln in lines)
+            if as_json and not follow:
+                emit(lines)
+            else:
+                for ln in lines:  # following: one line each (with --json, one compact object each)
+                    typer.echo(json.dumps(jsonable(ln), separators=(",", ":")) if as_json
+                               else f"{ln['task']} {ln['seq']:>4}  {ln['line']}")
+            if not follow or (deadline is not None and time.monotonic() >= deadline):
+                return
+            time.sleep(0.25)  # a poll of committed events: a batched task's lines show at its commits
 
 
 @route_app.command("set")
@@ -200,3 +230,44 @@ def route_set(
         emit({"task": tid, "name": full, "hash": h})
     else:
         typer.echo(f"task {tid}: {full} -> {hashing.short(h)} in its replays")
+
+
+@route_app.command("list")
+def route_list(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Option("--task", metavar="ID", help="The task (an id, a prefix, or last).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """List the per-task routes of one task: which names its replays resolve elsewhere.
+
+    Example: ucode route list --task last
+    """
+    with session(ctx, as_json=as_json) as cb:
+        tid, routes = cb.task_routes(task_id)
+    if as_json:
+        emit({"task": tid, "routes": routes})
+    elif not routes:
+        typer.echo(f"task {tid} has no routes (`ucode route set NAME --task {tid} --version V` adds one)")
+    else:
+        for n, h in sorted(routes.items()):
+            typer.echo(f"task {tid}: {n} -> {hashing.short(h)} in its replays")
+
+
+@route_app.command("unset")
+def route_unset(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The routed name (full, or a unique suffix).")],
+    task_id: Annotated[str, typer.Option("--task", metavar="ID", help="The task (an id, a prefix, or last).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a per-task route: the task's replays resolve NAME as the task ran it again.
+
+    Example: ucode route unset lookupUser --task last
+    """
+    with session(ctx, as_json=as_json) as cb:
+        tid, full, removed = cb.unroute_task(task_id, name)
+    if as_json:
+        emit({"task": tid, "name": full, "removed": removed})
+    else:
+        typer.echo(f"task {tid}: {full} is no longer routed" if removed
+                   else f"task {tid}: {full} was not routed; nothing changed")

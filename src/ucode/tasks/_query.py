@@ -181,6 +181,7 @@ class TaskView(NamedTuple):
     kwargs: Any
     result: Any
     events: list[EffectEvent | dict[str, Any]]
+    routes: dict[str, str] = {}  # noqa: RUF012 - a NamedTuple default, never mutated: the task's routes
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` form (and the HTTP API's): the summary, then arguments, names and hashes that ran,
@@ -189,12 +190,14 @@ class TaskView(NamedTuple):
         rec = self.record
         return {**summary(rec), "args": self.args, "kwargs": self.kwargs, "hashes": dict(rec.hashes or {}),
                 "result": self.result, "error": dict(rec.error) if rec.error else None,
-                **trace_dict(rec.trace), "events": [event_dict(e) for e in self.events]}
+                **trace_dict(rec.trace), "routes": dict(self.routes), "events": [event_dict(e) for e in self.events]}
 
 
 def task_view(store: Store, task_id: str) -> TaskView:
     rec = find_task(store, task_id)
     events: list[EffectEvent | dict[str, Any]] = [
         e if "corrupt" in e else EffectEvent(**e) for e in event_maps(store, rec.id)]
+    with store.read() as txn:
+        routes = stored.overrides(txn, rec.id)
     return TaskView(rec, status(rec), codec.from_wire(rec.args), codec.from_wire(rec.kwargs),
-                    codec.from_wire(rec.result), events)
+                    codec.from_wire(rec.result), events, routes)

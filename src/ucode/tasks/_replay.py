@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ucode import codec
-from ucode.errors import StoreCorruptError, TaskNotReplayableError, UcodeError
+from ucode.errors import NoSuchRouteError, StoreCorruptError, TaskNotReplayableError, UcodeError
 from ucode.namespace import StoredNamespace
 from ucode.records import TaskRecord, Trace
 from ucode.replay import Recording, Replayer, ReplayResult, replay
@@ -22,7 +22,8 @@ from ucode.store import Store
 from ucode.store import tasks as stored
 from ucode.tasks._query import find_task, task_list, trace_dict
 
-__all__ = ["TaskReplay", "load_task_code", "replay_all", "replay_task", "route_task", "swaps"]
+__all__ = ["TaskReplay", "load_task_code", "replay_all", "replay_task", "route_task", "swaps", "task_routes",
+           "unroute_task"]
 
 
 class TaskReplay(NamedTuple):
@@ -148,6 +149,29 @@ def replay_all(store: Store, runtime: Runtime, name: str | None = None,
     recs = [r for r in task_list(store, name=name)
             if r["durability"] != "off" and r["status"] in ("succeeded", "failed")]
     return [replay_task(store, runtime, r["id"], use) for r in recs]
+
+
+def task_routes(store: Store, task_id: str) -> tuple[str, dict[str, str]]:
+    """The per-task routes of one task (``route list --task``): (task id, full name -> hash)."""
+    rec = find_task(store, task_id)
+    with store.read() as txn:
+        return rec.id, stored.overrides(txn, rec.id)
+
+
+def unroute_task(store: Store, task_id: str, name: str) -> tuple[str, str, bool]:
+    """Remove the route of ``name`` (a full name or a unique suffix of a routed one) from one task's
+    replays (``route unset``): (task id, full name, whether a route was removed). A name of the task's
+    version that has no route changes nothing; a name that is neither is an error ("did you mean")."""
+    rec = find_task(store, task_id)
+    with store.write() as txn:
+        routes = stored.overrides(txn, rec.id)
+        found = [n for n in routes if n == name or n.endswith("." + name)]
+        if len(found) > 1:
+            raise NoSuchRouteError(rec.id, name, sorted(routes))
+        if not found:
+            return rec.id, resolve_name(StoredNamespace(txn), txn, name, rec.version)[0], False
+        stored.set_override(txn, rec.id, found[0], None)
+    return rec.id, found[0], True
 
 
 def route_task(store: Store, task_id: str, name: str, target: str) -> tuple[str, str, str]:
