@@ -286,3 +286,39 @@ def test_jsonl_prints_one_compact_object_per_line(tmp_path: Path) -> None:
         assert [json.loads(ln) for ln in lines] == as_list and all("\n" not in ln for ln in lines), command
     err = runner.invoke(app, ["--store", str(store), "view", "nosuch", "--jsonl"])
     assert err.exit_code == 1 and json.loads(err.stdout)["error"].startswith("no name")
+
+
+def test_long_output_on_a_terminal_goes_through_the_pager(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import pydoc
+    import shutil
+
+    import typer
+
+    from ucode.cli import _render
+
+    paged_texts: list[str] = []
+    monkeypatch.setattr(_render, "_stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(_render, "plain", lambda: False)  # on a terminal
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda *a: os.terminal_size((80, 10)))
+    monkeypatch.setattr(pydoc, "pager", paged_texts.append)
+    monkeypatch.delenv("UCODE_PAGER", raising=False)
+    with _render.paged():
+        for i in range(30):
+            typer.echo(f"line {i}")
+    assert len(paged_texts) == 1 and paged_texts[0].count("\n") == 30 and capsys.readouterr().out == ""
+    with _render.paged():
+        typer.echo("short")
+    assert len(paged_texts) == 1 and capsys.readouterr().out == "short\n", "what fits is printed as is"
+    monkeypatch.setenv("UCODE_PAGER", "0")
+    with _render.paged():
+        for i in range(30):
+            typer.echo(f"line {i}")
+    assert len(paged_texts) == 1 and capsys.readouterr().out.count("\n") == 30, "UCODE_PAGER=0: never"
+    monkeypatch.setattr(_render, "_stdout_is_terminal", lambda: False)
+    monkeypatch.delenv("UCODE_PAGER")
+    with _render.paged():
+        for i in range(30):
+            typer.echo(f"line {i}")
+    assert len(paged_texts) == 1, "piped output is never paged"

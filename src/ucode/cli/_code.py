@@ -15,6 +15,7 @@ import typer
 from ucode.cli._app import JsonOpt, VersionOpt, app
 from ucode.cli._render import (
     AddProgress,
+    paged,
     render_add,
     render_bindings,
     render_matches,
@@ -76,7 +77,8 @@ def view(
     if as_json:
         emit(result.to_dict())
     else:
-        render_view(result)
+        with paged():
+            render_view(result)
 
 
 @app.command()

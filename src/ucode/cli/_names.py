@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ucode.cli._app import JsonOpt, VersionOpt, app
-from ucode.cli._render import console, note, render_events, render_history
+from ucode.cli._render import console, note, paged, render_events, render_history
 from ucode.cli._session import dicts, emit, session
 
 
@@ -116,7 +116,8 @@ def history(
     if as_json:
         emit(dicts(events))
     else:
-        render_history(events)
+        with paged():
+            render_history(events)
 
 
 @app.command()

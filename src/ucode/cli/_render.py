@@ -10,6 +10,7 @@ header line, no rules, no padding, for every table alike.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -50,13 +51,54 @@ PROGRESS_MIN_FILES = 20
 PIPE_WIDTH = 1000
 
 
+_PAGING: dict[str, Any] = {}  # set while paged() captures a command's output: the terminal's width and colors
+
+
 def console(*, stderr: bool = False) -> Console:
     from rich.console import Console
 
+    if _PAGING and not stderr:  # drawing into paged()'s capture: as the terminal would show it
+        return Console(highlight=False, force_terminal=True, width=_PAGING["width"],
+                       color_system=_PAGING["colors"])
     con = Console(stderr=stderr, highlight=False)
     if not con.is_terminal and "COLUMNS" not in os.environ:
         con.width = PIPE_WIDTH  # piped: one record per line for grep and friends, never wrapped at 80
     return con
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+@contextlib.contextmanager
+def paged() -> Iterator[None]:
+    """Output longer than the terminal goes through a pager, as git does: ``$PAGER`` (or ``less``, with
+    ``LESS=FRX`` unless set: colors kept, and output that fits on one screen printed as is). Only on a
+    terminal; ``UCODE_PAGER=0`` (or ``PAGER=cat``) turns it off. Piped output is never paged."""
+    if plain() or not _stdout_is_terminal() or os.environ.get("UCODE_PAGER") == "0" or _PAGING:
+        yield
+        return
+    import io
+    import shutil
+
+    from rich.console import Console
+
+    size = shutil.get_terminal_size()
+    _PAGING.update(width=size.columns, colors=Console().color_system)
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            yield
+    finally:
+        _PAGING.clear()
+    text = buf.getvalue()
+    if text.count("\n") < size.lines - 1:
+        sys.stdout.write(text)
+        return
+    import pydoc
+
+    os.environ.setdefault("LESS", "FRX")
+    pydoc.pager(text)
 
 
 def rich_text(value: str, style: str = "") -> Text:
@@ -257,7 +299,7 @@ def render_add(result: AddResult, *, show_all: bool = False) -> None:
 def plain() -> bool:
     """Piped and not asked for color: print plain text and skip importing rich (~40-50 ms), so the
     commands scripts run most (``view``, ``find``) start fast."""
-    return not sys.stdout.isatty() and not os.environ.get("FORCE_COLOR")
+    return not _PAGING and not sys.stdout.isatty() and not os.environ.get("FORCE_COLOR")
 
 
 def plain_grid(rows: Sequence[tuple[str, str]], indent: str = "") -> None:

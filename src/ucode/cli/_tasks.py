@@ -15,6 +15,7 @@ from ucode.cli._app import JsonOpt, SinceOpt, app, route_app, since, task_app
 from ucode.cli._render import (
     failure_json,
     failure_lines,
+    paged,
     plain,
     print_table,
     render_replay,
@@ -79,7 +80,8 @@ def task_show(
     if as_json:
         emit(jsonable(view.to_dict()))
     else:
-        render_task(view)
+        with paged():
+            render_task(view)
 
 
 @task_app.command("replay")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ucode.cli._app import JsonOpt, app, version_app
-from ucode.cli._render import render_diff, render_events, render_versions
+from ucode.cli._render import paged, render_diff, render_events, render_versions
 from ucode.cli._session import dicts, emit, session
 from ucode.errors import UnknownSettingError, UsageError
 
@@ -44,7 +44,8 @@ def diff(
     if as_json:
         emit(dicts(entries))
     else:
-        render_diff(entries, v1, v2)
+        with paged():
+            render_diff(entries, v1, v2)
 
 
 @version_app.command("use")
