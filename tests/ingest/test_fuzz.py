@@ -21,8 +21,9 @@ from ucode.codebase import Codebase
 from ucode.ingest._sources import read_source
 from ucode.normalize import normalize_module
 
-# Generated code is often odd on purpose (`1.0()`): CPython's compile-time warnings are expected.
-pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
+# Generated code is often odd on purpose (`1.0()`, `"\d"`): CPython's compile-time warnings are expected.
+pytestmark = [pytest.mark.filterwarnings("ignore::SyntaxWarning"),
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # `"\d"` in mutated code, as compile() warns
 
 _EXAMPLES = int(os.environ.get("UCODE_FUZZ_EXAMPLES", "50"))  # x4 for mutated stdlib code: 300 in all
 _SETTINGS = settings(max_examples=_EXAMPLES, deadline=None,
