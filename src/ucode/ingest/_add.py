@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ucode import hashing
 from ucode.errors import StrictModeError
-from ucode.ingest._sources import ModuleFile, check_compiles, collect, read_source
+from ucode.ingest._sources import ModuleFile, check_compiles, collect, file_digest, read_source
 from ucode.model import AddedModule, AddedName, AddResult, SkippedStatement, Warning
 from ucode.namespace import StoredNamespace, commit, ensure_version, remove_binding, set_binding, set_module
 from ucode.records import DefinitionRecord, FileRecord, ModuleRecord, Program, SourceRecord, Statement
@@ -29,13 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["ProgressFn", "add"]
 
 ProgressFn = Callable[[int, int, str], None]
-
-
-def _digest(text: str) -> str:
-    # hex, not the base32 of hashes: compared, never shown
-    import blake3
-
-    return blake3.blake3(text.encode("utf-8")).hexdigest()[:16]
 
 
 class _Plan:
@@ -181,7 +174,7 @@ def _context_digest(modules: set[str] | frozenset[str], remap: dict[str, str]) -
     text = "\n".join(sorted(modules))
     if remap:
         text += "\n\0remap " + " ".join(f"{k}={v}" for k, v in sorted(remap.items()))
-    return _digest(text)
+    return file_digest(text)
 
 
 def _refuse_hidden_effects(normalized: list[tuple[ModuleFile, ParsedModule]]) -> None:
@@ -331,7 +324,7 @@ def _file_records(txn: Txn, texts: list[tuple[ModuleFile, str]], normalized: lis
             by_module.setdefault(n.name.rpartition(".")[0], []).append(n)
     for (f, text), (_f, pm) in zip(texts, normalized, strict=True):
         rec = FileRecord(
-            _digest(text), str(f.path), f.is_package, ctx_digest, hashing.NORMALIZATION, pm.hash,
+            file_digest(text), str(f.path), f.is_package, ctx_digest, hashing.NORMALIZATION, pm.hash,
             # star imports from stored modules depend on what those modules hold: never skip those
             bool(pm.star_reexports),
             tuple((n.name, n.hash, n.kind, n.line, tuple((w.code, w.message, w.line) for w in n.warnings))
@@ -357,7 +350,7 @@ def _unchanged(store: Store, texts: list[tuple[ModuleFile, str]], version: str |
         added_modules: list[AddedModule] = []
         for f, text in texts:
             rec = modules.load_file(txn, f.module)
-            if (rec is None or rec.volatile or rec.digest != _digest(text)
+            if (rec is None or rec.volatile or rec.digest != file_digest(text)
                     or rec.normalization != hashing.NORMALIZATION or rec.ctx != ctx_digest
                     or rec.path != str(f.path) or rec.package != f.is_package
                     or ns.module(target, f.module) != rec.program):

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from ucode.errors import SourceError
 
-__all__ = ["ModuleFile", "check_compiles", "collect", "read_source"]
+__all__ = ["ModuleFile", "check_compiles", "collect", "file_digest", "read_source"]
 
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", ".venv"})
 
@@ -163,6 +163,14 @@ def collect(paths: list[str | os.PathLike[str]], namespace: str | None = None,
         if not found:
             raise SourceError("no .py files found", path=str(path), hint="point ucode add at a file or package")
     return sorted(out.values(), key=lambda m: m.module)
+
+
+def file_digest(text: str) -> str:
+    """The digest of a file's decoded text kept in its ``files`` record: an unchanged re-add and
+    ``status`` compare it (hex, not the base32 of hashes: compared, never shown)."""
+    import blake3
+
+    return blake3.blake3(text.encode("utf-8")).hexdigest()[:16]
 
 
 def read_source(path: Path) -> str:

@@ -13,20 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ucode.errors import SourceError
-from ucode.ingest._sources import read_source
+from ucode.ingest._sources import file_digest, read_source
 from ucode.store import Store, modules
 
 if TYPE_CHECKING:
     from ucode.model import FileStatus
 
-__all__ = ["file_digest", "status"]
-
-
-def file_digest(text: str) -> str:
-    """The digest ``add`` keeps of a file's decoded text (its ``files`` record)."""
-    import blake3
-
-    return blake3.blake3(text.encode("utf-8")).hexdigest()[:16]
+__all__ = ["status"]
 
 
 def status(store: Store, *, changed_only: bool = False) -> list[FileStatus]:
