@@ -8,6 +8,8 @@ Benchmarks (see bench/README.md):
 * ``tasks``  cost per recorded effect per durability mode vs DBOS; replay speed; log size per effect.
 * ``run``    call overhead of stored code vs an imported module; cold ``ucode run``; loading a closure of
              1,000 definitions.
+* ``route``  per-call cost of a routing decision (primary, percent) vs a plain call; the caller's latency
+             with a 100% shadow route vs none; unrouted calls in a module with a routed function.
 
 Prints a table (medians of repetitions; ratios against baselines measured in the same run) and writes
 ``bench/results.json``. ``--quick`` uses small sizes (CI smoke run, about a minute) and writes
@@ -33,12 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_add
 import bench_readd
+import bench_route
 import bench_run
 import bench_store
 import bench_tasks
 from _common import BENCH_DIR, WORK_DIR, Row
 
-BENCHMARKS = ("add", "readd", "store", "run", "tasks")
+BENCHMARKS = ("add", "readd", "store", "run", "tasks", "route")
 
 
 def _version(dist: str) -> str:
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = bench_add.Result(rows=bench_tasks.run(quick=args.quick, reps=reps), details={})
         elif name == "run":
             results[name] = bench_add.Result(rows=bench_run.run(quick=args.quick, reps=reps), details={})
+        elif name == "route":
+            results[name] = bench_add.Result(rows=bench_route.run(quick=args.quick, reps=reps), details={})
         else:
             results[name] = bench_store.run(quick=args.quick, reps=reps, rebuild=args.rebuild)
         timing[name] = time.perf_counter() - t1

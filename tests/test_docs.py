@@ -75,7 +75,8 @@ def test_docs_have_a_section_per_command(path: tuple[str, ...]) -> None:
 
 @pytest.fixture
 def walkthrough_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project with examples/ and a store as examples/walkthrough.sh makes it (lookupUser@v2 rebound)."""
+    """A project with examples/ and a store as examples/walkthrough.sh makes it (lookupUser@v2 rebound),
+    and a shadow route with one divergence."""
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("UCODE_STORE", raising=False)
@@ -84,6 +85,13 @@ def walkthrough_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                  ["bind", "lookupUser@v2", "lookupUserV2"], ["run", "handleRequest", '{"user_id": 1}']):
         res = runner.invoke(app, args)
         assert res.exit_code == 0, res.output
+    # and examples/shadow.sh's buggy lookupUser shadowed as v3, with one divergence (d1): user 0, for whom
+    # version 1 raises (exit 1) and v3 answers; the last task succeeded
+    for args, code in ((["add", "examples/shadow/v2/app.py", "--version", "v3"], 0),
+                       (["route", "shadow", "lookupUser", "--candidate", "v3"], 0), (["run", "lookupUser", "0"], 1),
+                       (["run", "handleRequest", '{"user_id": 1}'], 0)):
+        res = runner.invoke(app, args)
+        assert res.exit_code == code, res.output
     return tmp_path
 
 

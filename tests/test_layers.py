@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     # 4. running code: the runtime, effects and their replay, test handlers
     ("ucode.runtime", "ucode.effects", "ucode.replay", "ucode.testing"),
     # 5. services: add and verify, tasks, edits of the names
-    ("ucode.ingest", "ucode.tasks", "ucode.edits"),
+    ("ucode.ingest", "ucode.routing", "ucode.tasks", "ucode.edits"),
     # 6. the facade users know
     ("ucode.codebase", "ucode._mount", "ucode"),
     # 7. adapters

@@ -11,6 +11,7 @@ the package that owns the concept; it adds no rules of its own:
 :mod:`ucode.ingest`     add and verify (the only package that imports ``ucode.normalize``, lazily)
 :mod:`ucode.runtime`    stored modules imported and run as their files would be
 :mod:`ucode.tasks`      runs as recorded tasks: plan, execute, persist; replay, resume, queries
+:mod:`ucode.routing`    routes (primary, shadow, percent, per-task), dispatchers, shadow runs, reports
 ==================  ==================================================================================
 
 Read paths (view, find, ls, names, history, run, ...) never import libcst: only ``add`` and ``verify`` do.
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
         VerifyResult,
         VersionInfo,
     )
+    from ucode.routing import LazyRouter, RouteChange, RouteView
     from ucode.runtime import Runtime
     from ucode.tasks import TaskReplay, TaskRun, TaskView
 
@@ -132,6 +134,7 @@ class Codebase:
         self.store = path if isinstance(path, Store) else Store.open(Path(path), clock=clock)
         self.path = self.store.path or Path(":memory:")
         self._runtime: Runtime | None = None
+        self._router: LazyRouter | None = None
         self._closed = False
 
     @classmethod
@@ -142,6 +145,8 @@ class Codebase:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._router is not None:
+                self._router.close()  # queued shadow runs finish (up to 30 s), counters are written
             if self._runtime is not None:
                 self._runtime.close()
             self.store.close()
@@ -391,9 +396,12 @@ class Codebase:
     def runtime(self) -> Runtime:
         """This codebase's runtime: snapshots of its names and the module instances they share."""
         if self._runtime is None:
+            from ucode.routing import LazyRouter
             from ucode.runtime import Runtime
 
-            self._runtime = Runtime(self.resolver)
+            self._router = LazyRouter(self.store)
+            self._runtime = Runtime(self.resolver, self._router)
+            self._router.runtime = self._runtime
         return self._runtime
 
     def function(self, ref: str, *, version: str | None = None, at: int | None = None) -> Any:
@@ -535,9 +543,84 @@ class Codebase:
         """Make the full name ``name`` resolve to hash ``target`` in this task's replays; None removes it."""
         from ucode import tasks
 
-        tid = tasks.find_task(self.store, task_id).id
-        with self.store.write() as txn:
-            stored_tasks.set_override(txn, tid, name, target)
+        tasks.set_task_route(self.store, task_id, name, target)
+
+    # --------------------------------------------------------------------------------- routes
+
+    def route_shadow(self, name: str, candidate: str, *, primary: str | None = None, ignore: Sequence[str] = (),
+                     reads: str = "perform") -> RouteChange:
+        """Shadow ``name``: the primary (``primary``, else the caller's own binding) answers; ``candidate``
+        (a version or ``#hash``) runs on the same arguments in a sandbox, off the caller's path, and is
+        compared (``route shadow``)."""
+        from ucode.routing import Policy, set_policy
+
+        return set_policy(self.store, name, Policy("shadow", primary, candidate, reads=reads, ignore=tuple(ignore)))
+
+    def route_percent(self, name: str, candidate: str, percent: float, *, key: str | None = None,
+                      primary: str | None = None, salt: str | None = None) -> RouteChange:
+        """Send a sticky ``percent`` of ``name``'s calls to ``candidate``, by the bucket of ``key`` (an
+        argument or a path into one; default: the task id) hashed with the route's salt (kept while the
+        route exists; ``salt`` sets it) (``route percent``)."""
+        from ucode.routing import Policy, set_policy
+
+        return set_policy(self.store, name, Policy("percent", primary, candidate, percent, key, salt=salt or ""))
+
+    def route_primary(self, name: str, target: str) -> RouteChange:
+        """Every call of ``name`` runs ``target`` (a version or ``#hash``), whatever version the caller runs
+        in (``route set NAME --version V``)."""
+        from ucode.routing import Policy, set_policy
+
+        return set_policy(self.store, name, Policy("primary", target))
+
+    def route_apply(self, path: str | os.PathLike[str], *, prune: bool = False) -> RouteChange:
+        """Apply a routing file (the memo's YAML format): every route checked first, all written as one
+        undoable step; ``prune`` also removes routes the file does not name (``route apply``)."""
+        from ucode.routing import apply_file
+
+        return apply_file(self.store, Path(path), prune=prune)
+
+    def route_clear(self, name: str) -> RouteChange:
+        """Remove ``name``'s route (``route clear``)."""
+        from ucode.routing import clear_route
+
+        return clear_route(self.store, name)
+
+    def route_promote(self, name: str, *, version: str | None = None) -> RouteChange:
+        """Bind ``name`` to its route's candidate and remove the route, as one undoable step (``route
+        promote``)."""
+        from ucode.routing import promote_route
+
+        return promote_route(self.store, name, version)
+
+    def routes(self) -> list[RouteView]:
+        """Every route in force (``route list``)."""
+        from ucode.routing import list_routes
+
+        return list_routes(self.store)
+
+    def route(self, name: str) -> RouteView:
+        """One route (``route show``)."""
+        from ucode.routing import route_view
+
+        return route_view(self.store, name)
+
+    def route_report(self, name: str, *, limit: int = 5) -> dict[str, Any]:
+        """What ``name``'s route did: calls, shadowed, matched, diverged, candidate errors, slower/faster, and
+        the latest divergences (``route report``)."""
+        from ucode.routing import report
+
+        return report(self.store, self._router.router if self._router is not None else None, name, limit=limit)
+
+    def divergence(self, divergence_id: str) -> dict[str, Any]:
+        """One divergence a shadow run recorded (``divergence show``)."""
+        from ucode.routing import divergence
+
+        return divergence(self.store, divergence_id)
+
+    def drain_shadows(self, timeout: float | None = 30.0) -> int:
+        """Wait for queued shadow runs (up to ``timeout`` s) and write the routes' counters; returns how many
+        were still queued. ``ucode run`` does this before it exits, ``close`` too."""
+        return self._router.drain(timeout) if self._router is not None else 0
 
     def task_overrides(self, task_id: str) -> dict[str, str]:
         with self.store.read() as txn:

@@ -29,7 +29,8 @@ import msgpack
 
 from ucode.errors import SerializationError
 
-__all__ = ["SECRET_TEXT", "Record", "Secret", "SerializationError", "decode", "encode", "from_wire", "is_sealed",
+__all__ = ["SECRET_TEXT", "Record", "Secret", "SerializationError", "comparable", "decode", "encode", "from_wire",
+           "is_sealed",
            "key_id", "seal", "seal_error", "sealed_key_id", "to_wire"]
 
 # msgpack extension type codes: stable, part of the recorded format.
@@ -359,3 +360,31 @@ def _field_hint(cls: type, name: str) -> Any:
         return typing.get_type_hints(cls).get(name)
     except Exception:  # unresolvable forward references: no hint
         return None
+
+
+def comparable(value: Any, ignore: frozenset[str] = frozenset()) -> Any:
+    """A recorded (wire) value as plain data for comparing two versions' values: an enum or dataclass
+    becomes its class's qualified name without its module, and its fields (so ``app.User`` of version 1
+    and of version 2 with equal fields compare equal); tuples and sets are tagged lists; every map key and
+    field named in ``ignore`` is left out, at any depth."""
+    if isinstance(value, msgpack.ExtType):
+        code, data = value.code, value.data
+        inner: Any = msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True,
+                                ext_hook=lambda c, d: msgpack.ExtType(c, d)) if code in (
+            _TUPLE, _SET, _FROZENSET, _ENUM, _DATACLASS) else None
+        if code == _DATACLASS:
+            name, fields = inner
+            return {"<class>": name.partition(":")[2] or name,
+                    **{k: comparable(v, ignore) for k, v in fields.items() if k not in ignore}}
+        if code == _ENUM:
+            name, v = inner
+            return {"<enum>": name.partition(":")[2] or name, "value": comparable(v, ignore)}
+        if code in (_TUPLE, _SET, _FROZENSET):
+            tag = {_TUPLE: "<tuple>", _SET: "<set>", _FROZENSET: "<frozenset>"}[code]
+            return {tag: [comparable(v, ignore) for v in inner]}
+        return value
+    if isinstance(value, dict):
+        return {k: comparable(v, ignore) for k, v in value.items() if k not in ignore}
+    if isinstance(value, list):
+        return [comparable(v, ignore) for v in value]
+    return value

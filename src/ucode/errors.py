@@ -16,6 +16,7 @@ __all__ = [
     "DefinitionError",
     "DefinitionFailedError",
     "DivergenceError",
+    "DivergenceNotFoundError",
     "HashNotFoundError",
     "InvalidEffectError",
     "InvalidJsonArgumentError",
@@ -29,6 +30,7 @@ __all__ = [
     "NameNotFoundError",
     "NewNameError",
     "NoInterruptedTaskError",
+    "NoRouteError",
     "NoStateStoreError",
     "NoSuchRouteError",
     "NoTasksError",
@@ -40,9 +42,12 @@ __all__ = [
     "NothingToUndoError",
     "ReboundToModuleWithoutProgramError",
     "ReplayDivergedError",
+    "RouteConfigError",
+    "RouteError",
     "RunError",
     "SecretKeyError",
     "SerializationError",
+    "ShadowReadRefusedError",
     "SourceError",
     "StoreCorruptError",
     "StoreDamagedError",
@@ -717,3 +722,57 @@ class InvalidKeywordError(UcodeError):
     def __init__(self, item: str) -> None:
         super().__init__(f"--kw {item!r} is not NAME=JSON", hint="e.g. --kw user_id=1 --kw name='\"Ada\"'")
         self.item = item
+
+
+class RouteError(UcodeError):
+    """A route that cannot be set as asked: a name that is not a function, a version that does not bind
+    it, a mode, percent or key that is not valid. ``name`` is the routed name; ``field`` the setting at
+    fault (``mode``, ``candidate``, ``percent``, ``key``, ...) when there is one."""
+
+    def __init__(self, name: str, message: str, *, field: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.name = name
+        self.field = field
+
+
+class RouteConfigError(UcodeError):
+    """A routing file (``route apply FILE``) that does not parse or holds a route that cannot be set:
+    ``path``, ``line`` and ``column`` (1-based) say where; nothing of the file was applied."""
+
+    def __init__(self, path: str, line: int, column: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{path}:{line}:{column}: {message} (nothing was applied)", hint=hint)
+        self.path = path
+        self.line = line
+        self.column = column
+
+
+class NoRouteError(UcodeError):
+    """``route show/clear/promote/report NAME`` for a name that has no route."""
+
+    http_status = 404
+
+    def __init__(self, name: str, routed: list[str]) -> None:
+        hint = ("routed names: " + ", ".join(routed)) if routed else "no name has a route (`ucode route list`)"
+        super().__init__(f"{name} has no route", hint=hint)
+        self.name = name
+
+
+class DivergenceNotFoundError(UcodeError):
+    """``divergence show ID`` for an id that is not in the store."""
+
+    http_status = 404
+
+    def __init__(self, divergence_id: str) -> None:
+        super().__init__(f"no divergence {divergence_id!r}",
+                         hint="`ucode route report NAME` lists the latest divergences of a route with their ids")
+        self.divergence_id = divergence_id
+
+
+class ShadowReadRefusedError(UcodeError):
+    """Raised in a shadow run (never in the caller's run) when the candidate asks for a read the primary
+    did not make and its route refuses such reads (``reads: refuse``): counted as a candidate error."""
+
+    def __init__(self, effect: str) -> None:
+        super().__init__(f"a shadow run may not perform {effect}: the primary did not make this read",
+                         hint="set `reads: perform` on the route to let shadow runs make reads of their own")
+        self.effect = effect

@@ -34,7 +34,7 @@ from ucode.records import EVENT_FIELDS, error_of
 
 __all__ = [
     "EVENT_FIELDS", "Divergence", "DivergenceError", "EffectEvent", "Recorder", "Recording", "ReplayResult",
-    "ReplayedError", "Replayer", "hide_secrets", "process_key", "record", "replay",
+    "ReplayedError", "Replayer", "diff_text", "hide_secrets", "process_key", "record", "replay",
 ]
 
 _process_key: bytes | None = None
@@ -208,13 +208,18 @@ class Divergence:
         return asdict(self)
 
 
-def _diff(expected: str, actual: str) -> str:
+def diff_text(expected: str, actual: str, a: str = "recorded", b: str = "replayed") -> str:
+    """A unified diff of two texts (or values, pretty-printed) as divergences show them."""
+    return _diff(expected, actual, a, b)
+
+
+def _diff(expected: str, actual: str, a: str = "recorded", b: str = "replayed") -> str:
     import difflib  # only on a divergence
     import pprint
 
-    a = pprint.pformat(expected, width=88).splitlines() if not isinstance(expected, str) else expected.splitlines()
-    b = pprint.pformat(actual, width=88).splitlines() if not isinstance(actual, str) else actual.splitlines()
-    return "\n".join(difflib.unified_diff(a, b, "recorded", "replayed", lineterm=""))
+    left = pprint.pformat(expected, width=88).splitlines() if not isinstance(expected, str) else expected.splitlines()
+    right = pprint.pformat(actual, width=88).splitlines() if not isinstance(actual, str) else actual.splitlines()
+    return "\n".join(difflib.unified_diff(left, right, a, b, lineterm=""))
 
 
 _PLAIN = frozenset({int, float, str, bool, bytes, type(None)})

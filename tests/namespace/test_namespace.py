@@ -113,13 +113,14 @@ def test_bindings_as_of_any_log_position(cb: Codebase, write: Write) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(["bind", "unbind", "undo", "alias", "version", "delete", "rename", "use"]),
+@given(st.lists(st.tuples(st.sampled_from(["bind", "unbind", "undo", "alias", "version", "delete", "rename", "use",
+                                           "route", "unroute"]),
                           st.integers(0, 3), st.integers(0, 3)), max_size=14))
 def test_state_is_the_fold_of_the_log(tmp_path_factory: pytest.TempPathFactory,
                                       ops: list[tuple[str, int, int]]) -> None:
     """Whatever sequence of binds, unbinds, aliases, versions (created, deleted, renamed, made the
-    default) and undos: the materialized names equal the fold of the log, in every version and at every
-    earlier position."""
+    default), routes (set, cleared) and undos: the materialized names and routes equal the fold of the log,
+    in every version and at every earlier position."""
     root = tmp_path_factory.mktemp("fold")
     src = root / "m.py"
     src.write_text("".join(f"def f{i}():\n    return {i}\n\n" for i in range(4)))
@@ -128,6 +129,7 @@ def test_state_is_the_fold_of_the_log(tmp_path_factory: pytest.TempPathFactory,
         hashes = [cb.resolve(f"m.f{i}") for i in range(4)]
         positions: list[tuple[int, dict[str, dict[str, str]]]] = []
         defaults: list[str] = []
+        routes: list[dict[str, str]] = []
         for op, a, b in ops:
             versions = [v.name for v in cb.versions()]
             v = versions[b % len(versions)]
@@ -146,17 +148,23 @@ def test_state_is_the_fold_of_the_log(tmp_path_factory: pytest.TempPathFactory,
                     cb.rename_version(v, f"r{a}{b}")
                 elif op == "use":
                     cb.use_version(v)
+                elif op == "route":
+                    cb.route_primary(f"m.f{a}", v)
+                elif op == "unroute":
+                    cb.route_clear(f"m.f{a}")
                 else:
                     cb.create_version(f"x{a}{b}", parent=v)
             except errors.UcodeError:
                 pass
             positions.append((cb.log_position(), {v.name: cb.bindings(v.name) for v in cb.versions()}))
             defaults.append(cb.default_version())
+            routes.append({r.name: r.policy.to_text() for r in cb.routes()})
             assert cb.verify().ok
-        for (at, snapshot), default in zip(positions, defaults, strict=True):
+        for (at, snapshot), default, routed in zip(positions, defaults, routes, strict=True):
             with cb.store.read() as txn:
                 state = fold(stored_names.events(txn), at=at)
             assert (set(state.parents), state.default) == (set(snapshot), default)
+            assert state.routes("") == routed
             for vname, binds in snapshot.items():
                 assert cb.bindings(vname, at=at) == binds
 

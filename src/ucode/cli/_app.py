@@ -24,8 +24,8 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 # typer vendors its own click (typer._click, not the installed click): its types are the ones used here.
 
 __all__ = ["JSONL_KEY", "QUIET_KEY", "STORE_FROM_KEY", "STORE_KEY", "JsonOpt", "RunCommand", "SinceOpt",
-           "UcodeGroup", "VersionOpt", "app", "color", "jsonl", "quiet", "route_app", "since", "task_app",
-           "version_app"]
+           "UcodeGroup", "VersionOpt", "app", "color", "divergence_app", "jsonl", "quiet", "route_app", "since",
+           "task_app", "version_app"]
 
 STORE_KEY = "ucode.store"
 STORE_FROM_KEY = "ucode.store_from"
@@ -168,11 +168,16 @@ app = typer.Typer(
 version_app = _group("Create versions and choose the default one.\n\nExample: ucode version create debug --parent v1")
 task_app = _group("Inspect, replay and prune recorded tasks (every `ucode run` is one).\n\n"
                   "Example: ucode task list --failed")
-route_app = _group("Per-task routing: which version a name resolves to when a task is replayed.\n\n"
-                   "Example: ucode route set lookupUser --task last --version v2")
+route_app = _group("Routing: which version answers a function's calls (primary, shadow, percent), from the CLI "
+                   "or a YAML file, and per-task routes for replays. Routes are in the namespace log: "
+                   "`ucode history` shows them, `ucode undo` takes them back.\n\n"
+                   "Example: ucode route shadow lookupUser --candidate v2")
+divergence_app = _group("Divergences shadow runs found between a primary and its candidate.\n\n"
+                        "Example: ucode divergence show d1")
 app.add_typer(version_app, name="version")
 app.add_typer(task_app, name="task")
 app.add_typer(route_app, name="route")
+app.add_typer(divergence_app, name="divergence")
 
 
 def _print_version(value: bool) -> None:

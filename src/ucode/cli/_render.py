@@ -396,7 +396,35 @@ def event_text(ev: Event) -> str:
                 else f"{ev.name}@{ev.version}: no longer moved")
     if ev.kind == "module":
         return f"module {ev.name}@{ev.version}: {binding_state(ev.old)} -> {binding_state(ev.new)}"
+    if ev.kind == "route":
+        return route_event_text(ev)
     return f"{ev.kind} {ev.name}@{ev.version}: {ev.old} -> {ev.new}"
+
+
+def route_decision_text(d: dict[str, Any]) -> str:
+    """A recorded routing decision: ``candidate v2 #abc (bucket 1234)``, ``primary (own) #def, shadow v2``."""
+    text = f"{d.get('to')} {d.get('version') or '(own)'} {hashing.short(d['hash']) if d.get('hash') else ''}".rstrip()
+    if d.get("bucket") is not None:
+        text += f" (bucket {d['bucket']})"
+    if d.get("reason"):
+        text += f" ({d['reason']})"
+    if d.get("shadow"):
+        text += f", shadow {d.get('candidate')}" + (f" {hashing.short(d['candidate_hash'])}"
+                                                    if d.get("candidate_hash") else "")
+    return text
+
+
+def route_event_text(ev: Event) -> str:
+    """A route event: ``route app.lookupUser: shadow v2 (primary v1)``; a per-task route's scope is
+    ``task:ID``."""
+    if ev.version.startswith("task:"):
+        return (f"route {ev.name} in the replays of task {ev.version[5:]}: {binding_state(ev.old)} -> "
+                f"{binding_state(ev.new)}")
+    from ucode.routing import Policy
+
+    if ev.new is None:
+        return f"route {ev.name}: removed" + (f" (was {Policy.from_text(ev.old).describe()})" if ev.old else "")
+    return f"route {ev.name}: {Policy.from_text(ev.new).describe()}"
 
 
 def render_events(events: Sequence[Event], *, empty: str = "nothing changed") -> None:
@@ -647,6 +675,8 @@ def render_task(view: TaskView) -> None:
             outcome = codec.SECRET_TEXT  # a secret effect's result: only its keyed digest is recorded
         elif e.error:
             outcome = f"raised {e.error['type']}: {e.error['message']}"  # a secret's message is <secret>
+        elif e.name == "route" and isinstance(e.result, dict):  # a routing decision: which version answered
+            outcome = route_decision_text(e.result)
         else:
             outcome = repr(codec.from_wire(e.result))
         typer.echo(f"  {e.seq:>4}  {e.call_text()} -> {outcome}  ({e.duration * 1000:.2f} ms)")

@@ -126,14 +126,17 @@ def run(
             typer.secho(f"task {task.id} failed (ucode task show {task.id}; ucode task replay {task.id})",
                         err=True, dim=True, color=color())
             raise typer.Exit(1)
-    result = task.result
-    if as_json:
-        emit({"task": task.id, "result": jsonable(result)})
-    elif raw:
-        notice(f"task {task.id}")
-        typer.echo(raw_text(result))
-    else:
-        notice(f"task {task.id}")
-        import pprint  # not rich: `ucode run` is on the start-up-time budget and rich.pretty costs ~50 ms
+        # The result is printed before the store is closed: closing waits for the shadow runs the task
+        # queued (routing), which the caller must not wait for.
+        result = task.result
+        if as_json:
+            emit({"task": task.id, "result": jsonable(result)})
+        elif raw:
+            notice(f"task {task.id}")
+            typer.echo(raw_text(result))
+        else:
+            notice(f"task {task.id}")
+            import pprint  # not rich: `ucode run` is on the start-up-time budget and rich.pretty costs ~50 ms
 
-        typer.echo(pprint.pformat(result, width=100, sort_dicts=False))
+            typer.echo(pprint.pformat(result, width=100, sort_dicts=False))
+        sys.stdout.flush()

@@ -1,5 +1,5 @@
 """Commands over recorded tasks: ``task list``, ``task show``, ``task replay``, ``task resume``, ``task
-prune``, ``log``, and per-task routing (``route set``). (Rule: as :mod:`ucode.cli._code`'s.)
+prune`` and ``log``. (Rule: as :mod:`ucode.cli._code`'s.)
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ucode import hashing
-from ucode.cli._app import JsonOpt, SinceOpt, app, route_app, since, task_app
+from ucode.cli._app import JsonOpt, SinceOpt, app, since, task_app
 from ucode.cli._render import (
     failure_json,
     failure_lines,
@@ -212,64 +211,3 @@ def log_(
             if not follow or (deadline is not None and time.monotonic() >= deadline):
                 return
             time.sleep(0.25)  # a poll of committed events: a batched task's lines show at its commits
-
-
-@route_app.command("set")
-def route_set(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME", help="The name to route.")],
-    task_id: Annotated[str, typer.Option("--task", metavar="ID", help="The task whose replays use it.")],
-    version: Annotated[str, typer.Option("--version", metavar="V", help="A version label or #hash.")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Make NAME resolve to VERSION in every later replay of one task (stored with the task).
-
-    Example: ucode route set lookupUser --task last --version v2
-    """
-    with session(ctx, as_json=as_json) as cb:
-        tid, full, h = cb.route_task(task_id, name, version)
-    if as_json:
-        emit({"task": tid, "name": full, "hash": h})
-    else:
-        typer.echo(f"task {tid}: {full} -> {hashing.short(h)} in its replays")
-
-
-@route_app.command("list")
-def route_list(
-    ctx: typer.Context,
-    task_id: Annotated[str, typer.Option("--task", metavar="ID", help="The task (an id, a prefix, or last).")],
-    as_json: JsonOpt = False,
-) -> None:
-    """List the per-task routes of one task: which names its replays resolve elsewhere.
-
-    Example: ucode route list --task last
-    """
-    with session(ctx, as_json=as_json) as cb:
-        tid, routes = cb.task_routes(task_id)
-    if as_json:
-        emit({"task": tid, "routes": routes})
-    elif not routes:
-        typer.echo(f"task {tid} has no routes (`ucode route set NAME --task {tid} --version V` adds one)")
-    else:
-        for n, h in sorted(routes.items()):
-            typer.echo(f"task {tid}: {n} -> {hashing.short(h)} in its replays")
-
-
-@route_app.command("unset")
-def route_unset(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME", help="The routed name (full, or a unique suffix).")],
-    task_id: Annotated[str, typer.Option("--task", metavar="ID", help="The task (an id, a prefix, or last).")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Remove a per-task route: the task's replays resolve NAME as the task ran it again.
-
-    Example: ucode route unset lookupUser --task last
-    """
-    with session(ctx, as_json=as_json) as cb:
-        tid, full, removed = cb.unroute_task(task_id, name)
-    if as_json:
-        emit({"task": tid, "name": full, "removed": removed})
-    else:
-        typer.echo(f"task {tid}: {full} is no longer routed" if removed
-                   else f"task {tid}: {full} was not routed; nothing changed")

@@ -42,13 +42,14 @@ from ucode.effects._builtin import (
     uuid4,
 )
 from ucode.effects._mechanism import EffectSpec, Handler, effect, handler, registry, using
-from ucode.effects._state import StateStore, state, using_store
+from ucode.effects._state import StateStore, current_task, state, using_store
 
 __all__ = [
     "EffectSpec",
     "Handler",
     "Response",
     "StateStore",
+    "current_task",
     "effect",
     "env",
     "format_log_line",

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from ucode.effects._mechanism import effect
 
-__all__ = ["StateStore", "state", "using_store"]
+__all__ = ["StateStore", "current_task", "state", "using_store"]
 
 class StateStore(Protocol):
     """Where world state lives (a ``Codebase`` is one): values in wire form, each write an event."""
@@ -37,6 +37,11 @@ def using_store(codebase: StateStore, task: str | None = None) -> Iterator[None]
     finally:
         _store.reset(t1)
         _task.reset(t2)
+
+
+def current_task() -> str | None:
+    """The id of the task running here (None outside tasks)."""
+    return _task.get()
 
 
 def _codebase() -> StateStore:

@@ -205,6 +205,17 @@ def _check_names(txn: Txn) -> list[dict[str, str]]:
             diff = set(state.moves(v).items()) ^ set(ns.moves(v).items())
             problems.append({"hash": "", "problem": f"moves in {v} differ from the fold of the log: "
                              + ", ".join(sorted(n for n, _ in diff)[:5])})
+    if state is not None:
+        from ucode.store import routes as stored_routes
+
+        materialized = stored_routes.route_scopes(txn)
+        folded = {scope: table for scope, table in state.own_routes.items() if table}
+        if folded != materialized:
+            diff = {(s, n) for s in set(folded) | set(materialized)
+                    for n in set(folded.get(s, {})) | set(materialized.get(s, {}))
+                    if folded.get(s, {}).get(n) != materialized.get(s, {}).get(n)}
+            problems.append({"hash": "", "problem": "routes differ from the fold of the log: "
+                             + ", ".join(sorted(f"{n} ({s or 'every call'})" for s, n in diff)[:5])})
     if state is not None and set(state.parents) != set(stored.version_names(txn)):
         problems.append({"hash": "", "problem": "the versions differ from the fold of the log: "
                          + ", ".join(sorted(set(state.parents) ^ set(stored.version_names(txn))))})

@@ -20,6 +20,7 @@ from ucode.namespace._ops import (
     set_binding,
     set_module,
     set_move,
+    set_route,
     undo_last,
     use_version,
     version_children,
@@ -27,6 +28,6 @@ from ucode.namespace._ops import (
 
 __all__ = [
     "NamespaceState", "StoredNamespace", "VersionChain", "clear_move", "commit", "create_version", "drop_version",
-    "ensure_version", "fold", "inverse", "remove_binding", "set_binding", "set_module", "set_move", "undo_last",
-    "use_version", "version_children",
+    "ensure_version", "fold", "inverse", "remove_binding", "set_binding", "set_module", "set_move", "set_route",
+    "undo_last", "use_version", "version_children",
 ]

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 
 from ucode.store import Txn
 from ucode.store import names as stored
+from ucode.store import routes as stored_routes
 
 __all__ = ["StoredNamespace", "VersionChain"]
 
@@ -48,6 +49,11 @@ class VersionChain(ABC):
 
     @abstractmethod
     def own_moves(self, version: str) -> dict[str, str]: ...
+
+    @abstractmethod
+    def routes(self, scope: str = "") -> dict[str, str]:
+        """The routes of ``scope`` (``""``: every call; ``task:ID``: one task's replays): name -> value.
+        Routes belong to no version: a route applies whatever version the caller runs in."""
 
     def chain(self, version: str) -> list[str]:
         """``version``, its parent, its parent's parent, ... (a cycle is cut)."""
@@ -150,6 +156,9 @@ class StoredNamespace(VersionChain):
 
     def own_moves(self, version: str) -> dict[str, str]:
         return stored.own_moves(self.txn, version)
+
+    def routes(self, scope: str = "") -> dict[str, str]:
+        return stored_routes.routes(self.txn, scope)
 
     def default(self) -> str:
         return stored.load_default(self.txn)

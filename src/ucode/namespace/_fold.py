@@ -15,6 +15,8 @@ Events (``records.NamespaceEvent``), by ``kind``:
 ``moved``   in ``version``, name ``name`` was moved to ``new`` (from ``old``; as ``bind``: a name, ``""`` or
             ``None``): code calling ``name`` runs what ``new`` is bound to.
 ``drop``    version ``name`` (whose parent was ``old``) is deleted; its own entries were unset before.
+``route``   in scope ``version`` (``""``: every call of the name; ``task:ID``: one task's replays), the route
+            of ``name`` goes from ``old`` to ``new`` (a policy as text, a hash for a task; None: no route).
 ==========  =====================================================================================
 
 Every event has ``seq`` (its key), ``time``, ``op`` (the id of the command that wrote it; an ``undo``
@@ -40,6 +42,7 @@ class NamespaceState(VersionChain):
         self.own_names: dict[str, dict[str, str]] = {}  # version -> name -> hash | ""
         self.own_programs: dict[str, dict[str, str]] = {}  # version -> module -> program | ""
         self.own_moved: dict[str, dict[str, str]] = {}  # version -> old name -> new name | ""
+        self.own_routes: dict[str, dict[str, str]] = {}  # scope -> name -> route value
         self.parents: dict[str, str | None] = {}
         self.default: str | None = None
 
@@ -67,9 +70,13 @@ class NamespaceState(VersionChain):
     def own_moves(self, version: str) -> dict[str, str]:
         return dict(self.own_moved.get(version, {}))
 
+    def routes(self, scope: str = "") -> dict[str, str]:
+        return dict(self.own_routes.get(scope, {}))
+
     def apply(self, ev: NamespaceEvent) -> None:
-        if ev.kind in ("bind", "module", "moved"):
-            tables = {"bind": self.own_names, "module": self.own_programs, "moved": self.own_moved}
+        if ev.kind in ("bind", "module", "moved", "route"):
+            tables = {"bind": self.own_names, "module": self.own_programs, "moved": self.own_moved,
+                      "route": self.own_routes}
             table = tables[ev.kind].setdefault(ev.version, {})
             if ev.new is None:
                 table.pop(ev.name, None)
@@ -106,7 +113,7 @@ def inverse(ev: NamespaceEvent) -> dict[str, Any] | None:
     ``version create`` is not undone (``version delete`` removes it); one created by a command that also
     bound names in it (``add --version V``, ``bind NAME@V --create``, ``version rename``) is dropped with
     them. A dropped version (``version delete``) is created again, then its bindings restored."""
-    if ev.kind in ("bind", "use", "module", "moved"):
+    if ev.kind in ("bind", "use", "module", "moved", "route"):
         return {"kind": ev.kind, "version": ev.version, "name": ev.name, "old": ev.new, "new": ev.old}
     if ev.kind == "version" and (ev.old is not None or ev.new is not None):  # not a store's first version
         return {"kind": "drop", "version": ev.version, "name": ev.name, "old": ev.old, "new": None}

@@ -16,9 +16,10 @@ from ucode.records import NamespaceEvent
 from ucode.refs import validate_version
 from ucode.store import Txn
 from ucode.store import names as stored
+from ucode.store import routes as stored_routes
 
 __all__ = ["clear_move", "commit", "create_version", "drop_version", "ensure_version", "remove_binding",
-           "set_binding", "set_module", "set_move", "undo_last", "use_version", "version_children"]
+           "set_binding", "set_module", "set_move", "set_route", "undo_last", "use_version", "version_children"]
 
 Event = dict[str, Any]
 
@@ -66,6 +67,15 @@ def clear_move(ns: StoredNamespace, version: str, name: str) -> Event | None:
     parent = ns.parent(version)
     inherited = parent is not None and ns.moved_to(parent, name) is not None
     return set_move(ns.txn, version, name, "" if inherited else None)
+
+
+def set_route(txn: Txn, scope: str, name: str, new: str | None) -> Event | None:
+    """Set the route of ``name`` in ``scope`` (a value, None = no route): the event, or None when nothing
+    changes."""
+    old = stored_routes.set_own_route(txn, scope, name, new)
+    if old == new:
+        return None
+    return {"kind": "route", "version": scope, "name": name, "old": old, "new": new}
 
 
 def create_version(txn: Txn, version: str, parent: str, now: float) -> Event:
@@ -119,7 +129,7 @@ def commit(txn: Txn, events: list[Event | None], *, cause: str, now: float,
 
 
 def undo_last(txn: Txn, now: float) -> tuple[int, str, list[NamespaceEvent]]:
-    """Undo the newest command that changed names or modules (and is not undone yet) by appending its
+    """Undo the newest command that changed names, modules or routes (and is not undone yet) by appending its
     inverse events. Returns (the op undone, its cause, the events written)."""
     undone: set[int] = set()
     target: list[NamespaceEvent] = []
@@ -152,6 +162,8 @@ def undo_last(txn: Txn, now: float) -> tuple[int, str, list[NamespaceEvent]]:
             stored.set_own_module(txn, inv["version"], inv["name"], inv["new"])
         elif inv["kind"] == "moved":
             stored.set_own_move(txn, inv["version"], inv["name"], inv["new"])
+        elif inv["kind"] == "route":
+            stored_routes.set_own_route(txn, inv["version"], inv["name"], inv["new"])
         elif inv["kind"] == "use":
             if inv["new"] is None:
                 raise VersionError("cannot undo: the log has no default version to go back to")

@@ -44,6 +44,9 @@ class SnapshotSource(Protocol):
         """The names directly under ``module`` that were moved (``ucode move``) and are not bound: name ->
         the hash of what the name they moved to is bound to (what code calling the old name runs)."""
 
+    def routes(self) -> Mapping[str, str]:
+        """The routes in force in this snapshot (full name -> policy text, ``ucode.routing`` reads it)."""
+
     def definition(self, h: str) -> Definition:
         """The stored definition (or statement) with hash ``h``."""
 

@@ -36,6 +36,7 @@ class StoreSnapshot:
         self._under: dict[str, dict[str, str]] = {}
         self._moved: dict[str, dict[str, str]] = {}
         self._modules: dict[str, str] | None = None  # module -> program, read once (a snapshot never changes)
+        self._routes: dict[str, str] | None = None
 
     def __repr__(self) -> str:
         return f"<snapshot of {self._store.path or 'memory'} {self.version}@{self.position}>"
@@ -89,6 +90,12 @@ class StoreSnapshot:
                      if self.lookup(old) is None and (h := self.lookup(target)) is not None}
             self._moved[module] = found
         return found
+
+    def routes(self) -> dict[str, str]:
+        if self._routes is None:
+            with self._read() as (_txn, ns):
+                self._routes = ns.routes("")
+        return self._routes
 
     def lookup(self, name: str) -> str | None:
         if name in self.overrides:

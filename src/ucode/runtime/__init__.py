@@ -22,11 +22,11 @@ from ucode.runtime._compile import (
     compile_statements,
     program_text,
 )
-from ucode.runtime._runtime import CACHE_TAG, Entry, Runtime, code_key, precompiled
+from ucode.runtime._runtime import CACHE_TAG, Entry, RouteHook, Runtime, code_key, precompiled
 from ucode.runtime._snapshot import Snapshot
 
 __all__ = [
-    "CACHE_TAG", "Entry", "Runtime", "Snapshot", "SnapshotFactory", "SnapshotSource", "call", "check_arguments",
-    "code_filename", "code_key", "compile_definition", "compile_program", "compile_statements", "precompiled",
-    "program_text",
+    "CACHE_TAG", "Entry", "RouteHook", "Runtime", "Snapshot", "SnapshotFactory", "SnapshotSource", "call",
+    "check_arguments", "code_filename", "code_key", "compile_definition", "compile_program", "compile_statements",
+    "precompiled", "program_text",
 ]

@@ -116,6 +116,9 @@ class StoreLoader:
         rt.remember(key, module)
         try:
             execute(rt, snap, module, prog, key)
+            routed = snap.routes_under(name)
+            if routed and rt.router is not None:  # a routed name becomes its dispatcher (ucode.routing)
+                rt.router.install(snap, module, routed)
         except BaseException:
             rt.forget(key, module)
             snap.registry.pop(name, None)

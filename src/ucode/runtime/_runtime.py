@@ -20,7 +20,7 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from ucode import hashing
 from ucode.errors import (
@@ -45,7 +45,7 @@ from ucode.runtime._loader import StoreLoader
 from ucode.runtime._paths import PackageDirectory, path_hook
 from ucode.runtime._snapshot import Snapshot
 
-__all__ = ["CACHE_TAG", "Entry", "Runtime", "code_key"]
+__all__ = ["CACHE_TAG", "Entry", "RouteHook", "Runtime", "code_key"]
 
 CACHE_TAG = sys.implementation.cache_tag or "python"
 
@@ -72,11 +72,23 @@ class Entry(NamedTuple):
     rebound: dict[str, str]  # full name -> hash: what differs from the files
 
 
+class RouteHook(Protocol):
+    """What makes a routed name a dispatcher (``ucode.routing.Router``): called once a module whose names
+    have routes has run, with those routes (attribute -> policy text)."""
+
+    def install(self, snap: Snapshot, module: types.ModuleType, routes: Mapping[str, str]) -> None: ...
+
+    def content(self, snap: Snapshot, module: str, routes: Mapping[str, str]) -> list[Any]:
+        """What the routes of ``module`` add to its instance key: the policies and the hashes their
+        versions run in this snapshot (a candidate bound to another hash is another instance)."""
+
+
 class Runtime:
     """Snapshots and module instances of one codebase. One per open codebase (``Codebase.runtime``)."""
 
-    def __init__(self, resolver: SnapshotFactory) -> None:
+    def __init__(self, resolver: SnapshotFactory, router: RouteHook | None = None) -> None:
         self.resolver = resolver
+        self.router = router
         self.loader = StoreLoader(self)
         self._lock = threading.RLock()
         self._instances: dict[str, types.ModuleType] = {}  # instance key -> module (shared by snapshots)

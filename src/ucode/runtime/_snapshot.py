@@ -49,6 +49,16 @@ class Snapshot:
         self._modules: frozenset[str] | None = None
         self._contents: dict[str, list[Any]] = {}
         self._prefixes: set[str] | None = None
+        self._routes: dict[str, dict[str, str]] | None = None
+
+    def routes_under(self, name: str) -> dict[str, str]:
+        """The routes of names defined directly in module ``name``: attribute -> policy text (read once)."""
+        if self._routes is None:
+            self._routes = {}
+            for full, value in self.source.routes().items():
+                module, _, attr = full.rpartition(".")
+                self._routes.setdefault(module, {})[attr] = value
+        return self._routes.get(name, {})
 
     def __repr__(self) -> str:
         extra = f" +{len(self.overrides)} overrides" if self.overrides else ""
@@ -127,6 +137,10 @@ class Snapshot:
             over, extras = self.rebound(name)
             found = self._contents[name] = [name, self.module(name) or "", sorted(over.items()),
                                             sorted(extras.items())]
+            routed = self.routes_under(name)
+            if routed:  # a routed name is a dispatcher in the module: another instance, per what it runs
+                router = self.runtime.router
+                found.append(router.content(self, name, routed) if router is not None else sorted(routed.items()))
         return found
 
     def key(self, name: str) -> str:

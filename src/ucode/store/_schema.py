@@ -16,13 +16,15 @@ __all__ = ["SCHEMA_VERSION", "TABLES", "UPGRADES", "prepare"]
 
 TABLES = (
     "meta", "defs", "src", "dependents", "bind", "byhash", "leaf", "log", "versions", "modules", "code", "files",
-    "tasks", "events", "overrides", "state", "statelog", "programs", "texts", "modbind", "moved",
+    "tasks", "events", "overrides", "state", "statelog", "programs", "texts", "modbind", "moved", "routes",
+    "routestats", "divergences",
 )
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """1: the first store. 2: events are rows (lists) and batches of rows instead of maps. 3: modules are
 programs (the ``programs``, ``texts`` and ``modbind`` tables). 4: programs are sealed (what their hash is
 over is stored as the bytes hashed: loading checks it with one blake3). 5: moves (the ``moved`` table: a
-moved name's callers follow it; an older ucode would not)."""
+moved name's callers follow it; an older ucode would not). 6: routes (the ``routes``, ``routestats`` and
+``divergences`` tables): routes are namespace events; per-task routes move there from ``overrides``."""
 
 
 def _to_2(txn: Txn) -> None:
@@ -47,7 +49,25 @@ def _to_5(txn: Txn) -> None:
     """Moves: the ``moved`` table exists once opened, empty (moves made before it carried no callers)."""
 
 
-UPGRADES: dict[int, Callable[[Txn], None]] = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5}
+def _to_6(txn: Txn) -> None:
+    """Routes: the per-task routes of the ``overrides`` table become route events of the namespace log
+    (one op) and entries of the ``routes`` table, so ``history`` shows them and ``undo`` covers them."""
+    import time
+
+    from ucode.store import names, routes
+
+    events = []
+    for k, v in list(txn.items("overrides")):
+        task_id, _, name = k.decode().partition("\0")
+        scope = routes.task_scope(task_id)
+        routes.set_own_route(txn, scope, name, v.decode())
+        events.append({"kind": "route", "version": scope, "name": name, "old": None, "new": v.decode()})
+        txn.delete("overrides", k)
+    if events:
+        names.append_events(txn, events, cause="upgrade: per-task routes are namespace events", now=time.time())
+
+
+UPGRADES: dict[int, Callable[[Txn], None]] = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6}
 """Schema N -> the step to N + 1."""
 
 

@@ -8,7 +8,7 @@ decoded is reported in place, the others stay readable.
 ``tasks``       task id -> ``records.TaskRecord``
 ``events``      ``task id \\0 seq`` (8-byte big-endian seq) -> a recorded effect as a row, or a batch
                 of rows keyed by its first seq
-``overrides``   ``task id \\0 name`` -> hash: per-task rebindings used by its replays (``route set``)
+``overrides``   (schema 5 and before) per-task routes; since schema 6 they are routes (:mod:`.routes`)
 ==============  ================================================================================
 """
 
@@ -19,10 +19,10 @@ from typing import Any
 
 from ucode.errors import StoreCorruptError
 from ucode.records import EVENT_FIELDS, TaskRecord, event_row
-from ucode.store._backend import Txn, key, load_map, pack, seq_key, seq_of, unpack
+from ucode.store._backend import Txn, load_map, pack, seq_key, seq_of, unpack
 
 __all__ = ["append_events", "delete_task", "event_rows", "iter_tasks", "load_task", "overrides", "save_task",
-           "set_override", "tasks_with_prefix"]
+           "tasks_with_prefix"]
 
 
 def load_task(txn: Txn, task_id: str) -> TaskRecord | None:
@@ -81,22 +81,18 @@ def event_rows(txn: Txn, task_id: str) -> list[list[Any] | dict[str, Any]]:
 
 
 def delete_task(txn: Txn, task_id: str) -> None:
-    """A task, its events and its overrides."""
+    """A task and its events (its per-task routes are namespace state: the caller clears them with
+    events)."""
     prefix = task_id.encode() + b"\0"
-    for table in ("events", "overrides"):
+    for table in ("events",):
         for k, _ in list(txn.items(table, prefix)):
             txn.delete(table, k)
     txn.delete("tasks", task_id.encode())
 
 
-def set_override(txn: Txn, task_id: str, name: str, target: str | None) -> None:
-    k = key(task_id, name)
-    if target is None:
-        txn.delete("overrides", k)
-    else:
-        txn.put("overrides", k, target.encode())
-
-
 def overrides(txn: Txn, task_id: str) -> dict[str, str]:
-    prefix = key(task_id, "")
-    return {k[len(prefix):].decode(): v.decode() for k, v in txn.items("overrides", prefix)}
+    """The per-task routes of a task (``route set --task``): full name -> hash. They are routes of the
+    scope ``task:ID`` (:mod:`.routes`), changed through the namespace log like every route."""
+    from ucode.store.routes import routes, task_scope
+
+    return routes(txn, task_scope(task_id))

@@ -49,14 +49,23 @@ if TYPE_CHECKING:
         task_view,
         tasks,
     )
-    from ucode.tasks._replay import TaskReplay, replay_all, replay_task, route_task, task_routes, unroute_task
+    from ucode.tasks._replay import (
+        TaskReplay,
+        replay_all,
+        replay_task,
+        route_task,
+        set_task_route,
+        task_routes,
+        unroute_task,
+    )
     from ucode.tasks._resume import resume_task
 
 # Reading, replaying and resuming tasks are imported on first use: a run needs none of them (start-up).
 _LAZY = {
     **dict.fromkeys(("STATUSES", "TaskView", "event_maps", "find_task", "log_lines", "prune", "status", "summary",
                      "task_list", "task_view", "tasks"), "ucode.tasks._query"),
-    **dict.fromkeys(("TaskReplay", "replay_all", "replay_task", "route_task", "task_routes", "unroute_task"),
+    **dict.fromkeys(("TaskReplay", "replay_all", "replay_task", "route_task", "set_task_route", "task_routes",
+                     "unroute_task"),
                     "ucode.tasks._replay"),
     "resume_task": "ucode.tasks._resume",
 }
@@ -75,8 +84,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DURABILITY", "SETTINGS", "STATUSES", "Outcome", "StoreState", "TaskReplay", "TaskRun", "TaskView",
     "check_durability", "durability", "event_maps", "execute", "find_task", "log_lines", "new_task_id", "prune",
-    "replay_all", "replay_task", "resume_task", "route_task", "run_task", "status", "summary", "task_list",
-    "task_routes", "task_view", "tasks", "unroute_task",
+    "replay_all", "replay_task", "resume_task", "route_task", "run_task", "set_task_route", "status", "summary",
+    "task_list", "task_routes", "task_view", "tasks", "unroute_task",
 ]
 
 

@@ -129,10 +129,17 @@ def _listed(rec: TaskRecord, name: str | None, since: float | None) -> bool:
 
 def prune(store: Store, older_than: float) -> int:
     """Delete finished tasks that started before ``older_than`` (a timestamp), with their events."""
+    from ucode.namespace import commit, set_route
+    from ucode.store import routes as stored_routes
+
     with store.write() as txn:
         doomed = [r.id for r in stored.iter_tasks(txn) if (r.started or 0) < older_than and r.status != "running"]
+        events = []
         for tid in doomed:
             stored.delete_task(txn, tid)
+            scope = stored_routes.task_scope(tid)
+            events += [set_route(txn, scope, n, None) for n in stored_routes.routes(txn, scope)]
+        commit(txn, events, cause=f"task prune ({len(doomed)} tasks)", now=store.clock())
     return len(doomed)
 
 

@@ -13,17 +13,19 @@ from typing import Any, NamedTuple
 
 from ucode import codec
 from ucode.errors import NoSuchRouteError, StoreCorruptError, TaskNotReplayableError, UcodeError
-from ucode.namespace import StoredNamespace
+from ucode.namespace import StoredNamespace, commit, set_route
 from ucode.records import TaskRecord, Trace
 from ucode.replay import Recording, Replayer, ReplayResult, replay
 from ucode.resolver import resolve, resolve_name
+from ucode.routing._dispatch import not_live
 from ucode.runtime import Entry, Runtime, call
 from ucode.store import Store
 from ucode.store import tasks as stored
+from ucode.store.routes import task_scope
 from ucode.tasks._query import find_task, task_list, trace_dict
 
-__all__ = ["TaskReplay", "load_task_code", "replay_all", "replay_task", "route_task", "swaps", "task_routes",
-           "unroute_task"]
+__all__ = ["TaskReplay", "load_task_code", "replay_all", "replay_task", "route_task", "set_task_route", "swaps",
+           "task_routes", "unroute_task"]
 
 
 class TaskReplay(NamedTuple):
@@ -128,7 +130,7 @@ def replay_task(store: Store, runtime: Runtime, task_id: str, use: dict[str, str
             raised.append(exc)
             raise
 
-    with runtime.running(entry):
+    with runtime.running(entry), not_live():  # a replay reproduces the run: no shadow runs, not counted
         outcome = replay(run, recording, handler=handler)
     causes = []
     if not outcome.identical:
@@ -158,6 +160,15 @@ def task_routes(store: Store, task_id: str) -> tuple[str, dict[str, str]]:
         return rec.id, stored.overrides(txn, rec.id)
 
 
+def set_task_route(store: Store, task_id: str, name: str, target: str | None) -> None:
+    """Make the full name ``name`` resolve to hash ``target`` in the replays of one task (None: remove it),
+    as a route event of the namespace log (scope ``task:ID``)."""
+    rec = find_task(store, task_id)
+    with store.write() as txn:
+        ev = set_route(txn, task_scope(rec.id), name, target)
+        commit(txn, [ev], cause=f"route {'set' if target else 'unset'} {name} --task {rec.id}", now=store.clock())
+
+
 def unroute_task(store: Store, task_id: str, name: str) -> tuple[str, str, bool]:
     """Remove the route of ``name`` (a full name or a unique suffix of a routed one) from one task's
     replays (``route unset``): (task id, full name, whether a route was removed). A name of the task's
@@ -170,7 +181,8 @@ def unroute_task(store: Store, task_id: str, name: str) -> tuple[str, str, bool]
             raise NoSuchRouteError(rec.id, name, sorted(routes))
         if not found:
             return rec.id, resolve_name(StoredNamespace(txn), txn, name, rec.version)[0], False
-        stored.set_override(txn, rec.id, found[0], None)
+        commit(txn, [set_route(txn, task_scope(rec.id), found[0], None)],
+               cause=f"route unset {found[0]} --task {rec.id}", now=store.clock())
     return rec.id, found[0], True
 
 
@@ -182,5 +194,6 @@ def route_task(store: Store, task_id: str, name: str, target: str) -> tuple[str,
         ns = StoredNamespace(txn)
         full = resolve_name(ns, txn, name, rec.version)[0]
         h = resolve(ns, txn, target if target.startswith("#") else f"{full}@{target}", None, ns.default())[1]
-        stored.set_override(txn, rec.id, full, h)
+        commit(txn, [set_route(txn, task_scope(rec.id), full, h)],
+               cause=f"route set {full} --task {rec.id} --version {target}", now=store.clock())
     return rec.id, full, h
