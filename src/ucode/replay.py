@@ -224,6 +224,7 @@ def _diff(expected: str, actual: str, a: str = "recorded", b: str = "replayed") 
 
 _PLAIN = frozenset({int, float, str, bool, bytes, type(None)})
 _LOG = "log"  # the name of effects.log
+_NOTE = "route.shadow"  # what became of a shadow run (ucode.routing): output of a run, not its input
 
 
 # Positions in an event row (EffectEvent is a named tuple in this order; the store keeps plain lists).
@@ -251,6 +252,10 @@ class Replayer:
         self.divergence: Divergence | None = None
         self.logs: list[str] = []
         self._log_name = _LOG if logs_as_output else None
+        # Effects a replay may ask for or not without diverging: log lines (when they are output) and the
+        # notes of what became of a shadow run (``route.shadow``: a replay starts none, and a version that
+        # raises earlier never gets to the note)
+        self._optional = frozenset({_NOTE} | ({_LOG} if logs_as_output else set()))
         self.secret_key = secret_key or process_key
         self.fatal: UcodeError | None = None  # why the replay cannot go on (no usable key): raised by replay()
         self.secret_errors: list[BaseException] = []  # raised again by secret effects
@@ -268,7 +273,7 @@ class Replayer:
         name = spec.name
         events = self.events
         i = self.position
-        if i < len(events) and not kwargs and name != self._log_name:
+        if i < len(events) and not kwargs and name not in self._optional:
             ev = events[i]
             rargs = ev[2]
             if ev[1] == name and not ev[3] and ev[5] is None and len(args) == len(rargs):
@@ -285,12 +290,14 @@ class Replayer:
         # recorded exceptions, divergences.
         if name == self._log_name:
             return self._log(args, kwargs)
+        if name == _NOTE:
+            return self._note(args)
         if i >= len(events):
             self._diverge(Divergence("extra", i, "(nothing)", _call_text(name, args, kwargs), ""))
         ev = events[i]
-        if ev[_NAME] != name and ev[_NAME] == self._log_name:
-            while i < len(events) and events[i][_NAME] == self._log_name:
-                i += 1  # a recorded log line this version does not emit
+        if ev[_NAME] != name and ev[_NAME] in self._optional:
+            while i < len(events) and events[i][_NAME] in self._optional:
+                i += 1  # a recorded log line (or shadow note) this version does not emit
             self.position = i
             return self.handle(spec, args, kwargs, perform)
         rargs = ev[_ARGS]
@@ -358,6 +365,14 @@ class Replayer:
                    else "is not the one recorded: its value changed")
         self._diverge(Divergence("secret", i, call, how, ""))
 
+    def _note(self, args: tuple[Any, ...]) -> Any:
+        """A shadow note: the recorded one when it comes next, else "not run" (nothing consumed)."""
+        i = self.position
+        if i < len(self.events) and self.events[i][_NAME] == _NOTE and self.events[i][_ARGS] == list(args):
+            self.position = i + 1
+            return self.events[i][_RESULT]
+        return "not run"
+
     def _log(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         i = self.position
         if i < len(self.events):
@@ -375,7 +390,7 @@ class Replayer:
         """The index of the first recorded effect this replay did not ask for (recorded log lines at the
         end do not count when logs are output); ``len(events)`` when it used them all."""
         i = self.position
-        while self._log_name is not None and i < len(self.events) and self.events[i][_NAME] == self._log_name:
+        while i < len(self.events) and self.events[i][_NAME] in self._optional:
             i += 1
         return i
 

@@ -164,11 +164,14 @@ def test_shadows_are_dropped_and_counted_when_the_worker_falls_behind(routed: Ro
     assert cb._router is not None
     cb._router.get().capacity = 1
     cb.route_shadow("lookupUser", "v2", ignore=["fetched_at"])
-    for i in range(5):
-        cb.run("lookupUser", i)
+    runs = [cb.run_task("lookupUser", i) for i in range(5)]
     cb.drain_shadows()
     rep = cb.route_report("lookupUser")
     assert rep["calls"] == 5 and rep["dropped"] >= 2 and rep["shadowed"] + rep["dropped"] == 5
+    # each task's log says what became of its shadow run, and replays take it as recorded
+    notes = [[e["result"] for e in cb.task_events(r.id) if e["name"] == "route.shadow"] for r in runs]
+    assert sorted(n for [n] in notes) == sorted(["queued"] * rep["shadowed"] + ["dropped"] * rep["dropped"])
+    assert all(cb.replay(r.id).change == "identical" for r in runs)
 
 
 def test_a_version_2_that_wraps_version_1_does_not_call_itself(cb: Codebase) -> None:

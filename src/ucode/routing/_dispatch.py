@@ -45,10 +45,12 @@ if TYPE_CHECKING:
     from ucode.runtime import Runtime, Snapshot
     from ucode.store import Store
 
-__all__ = ["ROUTE_EFFECT", "Router", "counter_key", "not_live"]
+__all__ = ["ROUTE_EFFECT", "SHADOW_EFFECT", "Router", "counter_key", "not_live"]
 
 ROUTE_EFFECT = effects.EffectSpec("route", False, lambda *a: None)
 """The effect a decision is recorded as: ``route(name, key) -> {to, version, hash, bucket, shadow}``."""
+SHADOW_EFFECT = effects.EffectSpec("route.shadow", False, lambda *a: None)
+"""The effect that records what became of a shadowed call's shadow run (queued, dropped, ...)."""
 
 _guards: dict[str, contextvars.ContextVar[bool]] = {}
 _live: contextvars.ContextVar[bool] = contextvars.ContextVar("ucode_live_traffic", default=True)
@@ -72,6 +74,22 @@ def not_live() -> Iterator[None]:
         yield
     finally:
         _live.reset(token)
+
+
+def _note(name: str, outcome: str) -> None:
+    """Record in the task's log what became of one shadowed call's shadow run (``route.shadow(name) ->
+    queued | dropped | unshadowable | ...``); a replay is served the recorded outcome."""
+    h = _handler_var.get()
+    if h is not None:
+        h.handle(SHADOW_EFFECT, (name,), {}, lambda: outcome)
+
+
+def _noted(name: str, outcome: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``fn(*args, **kwargs)``, then :func:`_note` (also when it raises)."""
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _note(name, outcome)
 
 
 def _memo_of(handler: Any) -> dict[tuple[str, Any], dict[str, Any]] | None:
@@ -356,7 +374,10 @@ class Router:
                 try:
                     if not forced and _live.get():
                         return await router._shadow_async(full, policy, counts, fn, target, args, kwargs)
-                    return await fn(*args, **kwargs)
+                    try:
+                        return await fn(*args, **kwargs)
+                    finally:
+                        _note(full, "not run")  # a replay takes the recorded note; a shadow run starts none
                 finally:
                     guard.reset(token)
 
@@ -370,7 +391,7 @@ class Router:
                 try:
                     if not forced and _live.get():
                         return router._shadow(full, policy, counts, fn, target, args, kwargs)
-                    return fn(*args, **kwargs)
+                    return _noted(full, "not run", fn, args, kwargs)  # a replay takes the recorded note
                 finally:
                     guard.reset(token)
 
@@ -383,84 +404,95 @@ class Router:
     # ------------------------------------------------------------------------------ a shadowed call
 
     def _begin(self, counts: _Counts, target: Callable[[str], tuple[Any, str | None]],
-               args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any] | None:
+               args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any] | str:
         """What a shadow run needs from the caller's thread: the arguments in recorded form and the
-        candidate (loaded here, once: loading imports, which belongs to the caller's thread)."""
+        candidate (loaded here, once: loading imports, which belongs to the caller's thread); or why there
+        will be no shadow run (counted)."""
         if not self.worker.has_room():
             counts["dropped"] += 1
-            return None
+            return "dropped"
         try:
             wargs = codec.to_wire(list(args), where="an argument")
             wkwargs = codec.to_wire(kwargs, where="an argument")
         except SerializationError:
             counts["unshadowable"] += 1
-            return None
+            return "unshadowable"
         try:
             candidate = target("candidate")
         except UcodeError:
             counts["candidate_errors"] += 1
-            return None
+            return "candidate not loaded"
         return wargs, wkwargs, candidate
 
     def _shadow(self, full: str, policy: Policy, counts: _Counts, fn: Any,
                 target: Callable[[str], tuple[Any, str | None]], args: tuple[Any, ...],
                 kwargs: dict[str, Any]) -> Any:
         begun = self._begin(counts, target, args, kwargs)
-        if begun is None:
-            return fn(*args, **kwargs)
+        if isinstance(begun, str):
+            return _noted(full, begun, fn, args, kwargs)
         tap = Tap(_handler_var.get(), self.store.secret_key)
         t0 = time.perf_counter()
         with effects.using(tap):
             try:
                 result = fn(*args, **kwargs)
             except Exception as exc:
-                self._submit(full, policy, counts, target, begun, tap, None, error_of(exc), time.perf_counter() - t0)
+                outcome = self._submit(full, policy, counts, target, begun, tap, None, error_of(exc),
+                                       time.perf_counter() - t0)
+                _note(full, outcome)
                 raise
-        self._primary_done(full, policy, counts, target, begun, tap, result, t0)
+        _note(full, self._primary_done(full, policy, counts, target, begun, tap, result, t0))
         return result
 
     async def _shadow_async(self, full: str, policy: Policy, counts: _Counts, fn: Any,
                             target: Callable[[str], tuple[Any, str | None]], args: tuple[Any, ...],
                             kwargs: dict[str, Any]) -> Any:
         begun = self._begin(counts, target, args, kwargs)
-        if begun is None:
-            return await fn(*args, **kwargs)
+        if isinstance(begun, str):
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                _note(full, begun)
         tap = Tap(_handler_var.get(), self.store.secret_key)
         t0 = time.perf_counter()
         with effects.using(tap):
             try:
                 result = await fn(*args, **kwargs)
             except Exception as exc:
-                self._submit(full, policy, counts, target, begun, tap, None, error_of(exc), time.perf_counter() - t0)
+                outcome = self._submit(full, policy, counts, target, begun, tap, None, error_of(exc),
+                                       time.perf_counter() - t0)
+                _note(full, outcome)
                 raise
-        self._primary_done(full, policy, counts, target, begun, tap, result, t0)
+        _note(full, self._primary_done(full, policy, counts, target, begun, tap, result, t0))
         return result
 
     def _primary_done(self, full: str, policy: Policy, counts: _Counts,
                       target: Callable[[str], tuple[Any, str | None]], begun: tuple[Any, Any, Any], tap: Tap,
-                      result: Any, t0: float) -> None:
+                      result: Any, t0: float) -> str:
         """The primary returned ``result``: queue the shadow run (unless its result cannot be recorded)."""
         elapsed = time.perf_counter() - t0
         try:
             wire = codec.to_wire(result, where="the result")
         except SerializationError:
             counts["unshadowable"] += 1
-            return
-        self._submit(full, policy, counts, target, begun, tap, wire, None, elapsed)
+            return "unshadowable"
+        return self._submit(full, policy, counts, target, begun, tap, wire, None, elapsed)
 
     def _submit(self, full: str, policy: Policy, counts: _Counts, target: Callable[[str], tuple[Any, str | None]],
                 begun: tuple[Any, Any, Any], tap: Tap, result: Any, error: dict[str, str] | None,
-                elapsed: float) -> None:
+                elapsed: float) -> str:
+        """Queue the shadow run; what became of it: ``queued``, ``dropped`` or ``unshadowable``."""
         from ucode.routing._shadow import Job
 
         if tap.broken is not None:
             counts["unshadowable"] += 1
-            return
+            return "unshadowable"
         wargs, wkwargs, (candidate, chash) = begun
         job = Job(full, policy, counts.key, wargs, wkwargs, candidate, chash, target("primary")[1], tap.seen,
                   tap.values, result, error, elapsed, effects.current_task(), contextvars.copy_context(), time.time())
         if not self.worker.submit(job):
             counts["dropped"] += 1
+            return "dropped"
+        return "queued"
 
     def run_candidate(self, job: Job) -> Any:
         """Run a queued candidate in its sandbox (the worker calls this in the caller's copied context)."""

@@ -22,7 +22,7 @@ from ucode.records import error_of
 __all__ = ["Sandbox", "Seen", "Tap", "Unshadowable"]
 
 _LOG = "log"
-_ROUTE = "route"
+_ROUTING = frozenset({"route", "route.shadow"})  # decisions, not the world: never refused
 
 
 class Unshadowable(Exception):
@@ -125,7 +125,7 @@ class Sandbox:
         if spec.writes:
             self.seen.append(Seen(name, wa, wk, None, None, True, "withheld"))
             return None
-        if self.reads == "refuse" and name != _ROUTE:
+        if self.reads == "refuse" and name not in _ROUTING:
             self.seen.append(Seen(name, wa, wk, None, None, False, "refused"))
             raise ShadowReadRefusedError(name)
         t0 = time.perf_counter()
