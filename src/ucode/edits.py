@@ -197,6 +197,15 @@ def _check_removable(ns: StoredNamespace, version: str, what: str, *, default_ok
         raise VersionInUseError(version, f"{', '.join(children)} {'is' if len(children) == 1 else 'are'} made "
                                 f"from it (copy-on-write: {'it' if len(children) == 1 else 'they'} read its bindings)",
                                 hint=f"{what} {', '.join(children)} first, or bind what they need in them")
+    from ucode.routing._policy import Policy
+
+    routed = sorted(n for n, text in ns.routes("").items() if version in (
+        (p := Policy.from_text(text)).primary, p.candidate))
+    if routed:
+        raise VersionInUseError(version, f"the route{'s' if len(routed) > 1 else ''} of {', '.join(routed)} "
+                                f"run{'' if len(routed) > 1 else 's'} it",
+                                hint=f"clear or change {'them' if len(routed) > 1 else 'it'} first: ucode route "
+                                     f"clear {routed[0]}")
     if not default_ok and ns.default() == version:
         others = [x for x in stored.version_names(ns.txn) if x != version]
         raise VersionInUseError(version, "it is the default version",

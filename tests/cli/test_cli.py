@@ -180,7 +180,7 @@ def test_add_reports_created_version(run: Run) -> None:
 
 
 def test_add_syntax_error_names_file_line_column_and_stores_nothing(
-    run: Run, jrun: JRun, write: Callable[[str, str], Path]
+    run: Run, jrun: JRun, write: Callable[[str, str], Path], store: Path
 ) -> None:
     good = write("good.py", "def ok():\n    return 1\n")
     bad = write("bad.py", "def ok2():\n    return 1\n\ndef broken(:\n    pass\n")
@@ -188,7 +188,10 @@ def test_add_syntax_error_names_file_line_column_and_stores_nothing(
     assert res.stderr.startswith("error: ")
     assert f"{bad}:4:" in res.stderr  # path:line:column
     assert res.stdout == ""
-    assert jrun("ls") == []
+    assert not store.exists()  # nothing was stored, and the store this add would have made is not left behind
+    run("add", str(good))
+    run("add", str(good), str(bad), code=1)
+    assert [b["name"] for b in jrun("ls")] == ["good.ok"]  # a store that existed keeps what it held
 
 
 def test_add_strict_refuses_hidden_effects(run: Run, jrun: JRun, write: Callable[[str, str], Path]) -> None:
@@ -196,7 +199,7 @@ def test_add_strict_refuses_hidden_effects(run: Run, jrun: JRun, write: Callable
     res = run("add", "--strict", str(path), code=1)
     assert "error: --strict: m.now has a hidden effect" in res.stderr
     assert "hint:" in res.stderr
-    assert jrun("ls") == []
+    assert "no ucode store found" in run("ls", code=2).stderr  # the failed first add left no store
 
 
 def test_add_missing_file(run: Run, tmp_path: Path) -> None:

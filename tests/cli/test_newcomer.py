@@ -322,3 +322,18 @@ def test_long_output_on_a_terminal_goes_through_the_pager(monkeypatch: pytest.Mo
         for i in range(30):
             typer.echo(f"line {i}")
     assert len(paged_texts) == 1, "piped output is never paged"
+
+
+def test_a_failed_first_add_leaves_no_store_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.py").write_text("def f(:\n")
+    (tmp_path / "good.py").write_text("def f():\n    return 1\n")
+    runner = CliRunner()
+    res = runner.invoke(app, ["add", "bad.py"])
+    assert res.exit_code == 1 and "error:" in res.output
+    assert not (tmp_path / ".ucode").exists()  # the next command does not find an empty store
+    assert "no ucode store found" in runner.invoke(app, ["ls"]).output
+    assert runner.invoke(app, ["add", "good.py"]).exit_code == 0
+    assert runner.invoke(app, ["add", "bad.py"]).exit_code == 1
+    assert (tmp_path / ".ucode").exists()  # a store that existed stays, with what it held
+    assert "f" in runner.invoke(app, ["ls"]).output

@@ -207,3 +207,18 @@ def test_a_mounted_package_serves_its_routes_and_shadows_off_any_task(tmp_path: 
             sys.modules.pop("rpkg", None)
     finally:
         cb.close()
+
+
+def test_a_version_a_route_runs_cannot_be_deleted_or_renamed(routed: Routed) -> None:
+    from ucode import errors
+
+    cb = routed(V2)
+    cb.route_shadow("lookupUser", "v2")
+    with pytest.raises(errors.VersionInUseError, match=r"the route of app\.lookupUser runs it") as exc:
+        cb.delete_version("v2")
+    assert "ucode route clear app.lookupUser" in (exc.value.hint or "")
+    with pytest.raises(errors.VersionInUseError):
+        cb.rename_version("v2", "v3")
+    cb.route_clear("lookupUser")
+    cb.delete_version("v2")
+    assert "v2" not in [v.name for v in cb.versions()]

@@ -334,7 +334,7 @@ def divergence_show(
         typer.echo(f"  {side:<9} {label} {hashing.short(s['hash']) if s.get('hash') else ''}: {what} "
                    f"in {1000 * s.get('duration', 0):.2f} ms")
     if d.get("diff"):
-        typer.echo("  the results differ:")
+        typer.echo("  the results differ (compared as recorded: a class as its name and fields):")
         for ln in d["diff"].splitlines():
             typer.echo("    " + ln)
     if d.get("effects_diff"):

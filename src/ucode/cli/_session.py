@@ -36,6 +36,10 @@ def session(ctx: typer.Context, *, create: bool = False, as_json: bool = False) 
         cb, created = open_store(ctx, create=create)
         try:
             yield cb
+        except BaseException:
+            if created:  # a store this command made, and the command failed: leave nothing behind
+                _remove_if_untouched(cb)
+            raise
         finally:
             cb.close()
         if created:  # said once the command succeeded (not before an error that stored nothing)
@@ -44,6 +48,20 @@ def session(ctx: typer.Context, *, create: bool = False, as_json: bool = False) 
         fail(exc, as_json=as_json)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+
+
+def _remove_if_untouched(cb: Codebase) -> None:
+    """Remove the store ``cb`` when it holds nothing but what creating it wrote (its first version): a
+    first ``add`` that fails leaves no empty store behind (the next command would find it)."""
+    import shutil
+
+    try:
+        untouched = cb.log_position() <= 1 and not cb.tasks()
+    except UcodeError:
+        return
+    if untouched:
+        cb.close()
+        shutil.rmtree(cb.path, ignore_errors=True)
 
 
 def open_store(ctx: typer.Context, *, create: bool) -> tuple[Codebase, bool]:
