@@ -132,6 +132,10 @@ def test_strict_refuses_hidden_effects_and_stores_nothing(cb: Codebase, write: W
     r = cb.add([path])
     assert [w.code for w in r.names[0].warnings] == ["clock"]
     assert [w.code for w in cb.view("now").warnings] == ["clock"]
+    # the file is unchanged now (answered without parsing it): --strict still refuses what it stored
+    with pytest.raises(errors.StrictModeError, match=r"m\.now has a hidden effect"):
+        cb.add([path], strict=True)
+    assert cb.add([path]).wrote is False
 
 
 def test_syntax_error_names_file_line_column_and_stores_nothing(cb: Codebase, write: Write) -> None:

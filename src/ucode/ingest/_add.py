@@ -66,6 +66,11 @@ def add(store: Store, paths: Sequence[str | os.PathLike[str]] | str | os.PathLik
     remap = _namespace_remap(files, namespace)
     fast = _unchanged(store, texts, version, remap)
     if fast is not None:
+        if strict:  # unchanged files are not parsed again: their stored warnings say what --strict refuses
+            offenders = [(n.name, f"{w.message} (line {w.line})") for n in fast.names for w in n.warnings
+                         if w.code != "unresolved"]
+            if offenders:
+                raise StrictModeError(offenders)
         fast.skipped.extend(skipped)
         return fast
     for f, text in texts:  # CPython is the oracle: what compile() refuses is refused, before libcst
