@@ -15,7 +15,7 @@ from typing import Any
 
 from blake3 import blake3
 
-__all__ = ["BUCKETS", "MISSING", "bucket", "bucket_of", "in_share", "key_reader", "key_text"]
+__all__ = ["BUCKETS", "MISSING", "bucket", "bucket_of", "in_share", "key_reader", "key_text", "threshold"]
 
 BUCKETS = 10_000
 MISSING = object()
@@ -51,9 +51,14 @@ def bucket_of(salt: str) -> Callable[[str], int]:
     return of
 
 
+def threshold(percent: float) -> int:
+    """The first bucket not in a ``percent`` share: a bucket below it goes to the candidate."""
+    return round(percent * BUCKETS / 100)
+
+
 def in_share(b: int, percent: float) -> bool:
     """Whether bucket ``b`` is in the first ``percent`` percent of buckets."""
-    return b < round(percent * BUCKETS / 100)
+    return b < threshold(percent)
 
 
 def key_reader(fn: Callable[..., Any], path: list[str]) -> Callable[[tuple[Any, ...], dict[str, Any]], Any]:

@@ -34,7 +34,7 @@ from ucode import codec, effects
 from ucode.effects._mechanism import _current as _handler_var
 from ucode.errors import SerializationError, UcodeError
 from ucode.records import error_of
-from ucode.routing._bucket import BUCKETS, MISSING, bucket_of, key_reader, key_text
+from ucode.routing._bucket import MISSING, bucket_of, key_reader, key_text, threshold
 from ucode.routing._policy import Policy, parse_key
 from ucode.routing._sandbox import Tap
 
@@ -239,7 +239,7 @@ class Router:
         read_key = key_reader(original, path) if path is not None else None
         by_task = mode == "percent" and path is None
         bucket = bucket_of(policy.salt)
-        threshold = round(policy.percent * BUCKETS / 100)
+        share = threshold(policy.percent)  # computed once: a call compares its bucket with it
         targets: dict[str, tuple[Any, str | None]] = {}
         fns: dict[str, Any] = {}
         local: dict[Any, dict[str, Any]] = {}  # decisions outside tasks, by key
@@ -259,7 +259,7 @@ class Router:
                     return {"to": "primary", "version": policy.primary, "hash": target("primary")[1],
                             "bucket": None, "shadow": False, "reason": "no key"}
                 b = bucket(key)
-                which = "candidate" if b < threshold else "primary"
+                which = "candidate" if b < share else "primary"
                 label = policy.candidate if which == "candidate" else policy.primary
                 return {"to": which, "version": label, "hash": target(which)[1], "bucket": b, "shadow": False}
             if mode == "shadow":

@@ -105,11 +105,6 @@ class Policy:
 
     # ------------------------------------------------------------------------------ reading
 
-    @property
-    def answers(self) -> str | None:
-        """The target that answers calls not sent to the candidate (None: the caller's own binding)."""
-        return self.primary
-
     def describe(self) -> str:
         """One line for a person: ``shadow v2 (primary v1)``, ``10% to v2 by user_id``, ``-> v2``."""
         prim = self.primary or "the caller's own"
