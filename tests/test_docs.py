@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,9 +98,45 @@ def walkthrough_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+SERVES = {("serve",)}
+"""Commands whose example runs until stopped: run in a process of its own, stopped with SIGTERM."""
+NEEDS_ENGINE = {("engine",), ("engine", "status"), ("engine", "purge")}
+"""Commands whose example talks to a running engine: one is started on the walkthrough's store first."""
+
+
+def _serve(argv: list[str]) -> subprocess.Popen[str]:
+    """``ucode ARGV`` (a ``serve``) in another process, once it listens."""
+    proc = subprocess.Popen([sys.executable, "-c", "from ucode.cli import main; main()", *argv[1:]],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # the engine says where it listens, once it does
+    assert first.startswith("ucode engine serving "), first + (proc.stdout.read() if proc.poll() is not None else "")
+    return proc
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    return out
+
+
 @pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=lambda p: " ".join(p) or "ucode")
 def test_help_examples_run(path: tuple[str, ...], walkthrough_dir: Path) -> None:
     """Each help example works on the walkthrough's store, exactly as printed."""
+    if path in SERVES:
+        out = _stop(_serve(shlex.split(_example(path))))
+        assert "Traceback" not in out
+        return
+    engine = _serve(["ucode", "serve", "--port", "0"]) if path in NEEDS_ENGINE else None
+    try:
+        _run_example(path)
+    finally:
+        if engine is not None:
+            _stop(engine)
+
+
+def _run_example(path: tuple[str, ...]) -> None:
     for part in _example(path).split("&&"):
         argv = shlex.split(part)
         assert argv[0] == "ucode"

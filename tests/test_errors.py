@@ -27,7 +27,7 @@ def test_every_class_in_the_tree_is_exported_and_a_ucode_error() -> None:
 def test_every_error_has_an_exit_code_and_an_http_status(cls: type[errors.UcodeError]) -> None:
     assert cls.exit_code in (1, 2, 3)
     assert (cls.exit_code == 3) == issubclass(cls, errors.ReplayDivergedError)  # a replay diverged: CI gates on it
-    assert cls.http_status in (400, 403, 404, 409, 422, 500, 503, 507)
+    assert cls.http_status in (400, 401, 403, 404, 409, 413, 422, 500, 503, 507)
     assert (cls.exit_code == 2) == issubclass(cls, errors.StoreError)  # a store problem, not bad input
 
 

@@ -30,12 +30,15 @@ LAYERS: list[tuple[str, ...]] = [
     # 5. services: add and verify, tasks, edits of the names
     ("ucode.ingest", "ucode.routing", "ucode.tasks", "ucode.edits"),
     # 6. the facade users know
-    ("ucode.codebase", "ucode._mount", "ucode"),
-    # 7. adapters
+    ("ucode.codebase", "ucode._mount", "ucode", "ucode.present"),
+    # 7. the engine: a long-running adapter over the facade (HTTP), which the CLI starts
+    ("ucode.engine",),
+    # 8. the command line
     ("ucode.cli",),
 ]
 
-OWNERS = {"lmdb": "ucode.store", "libcst": "ucode.normalize", "typer": "ucode.cli", "rich": "ucode.cli"}
+OWNERS = {"lmdb": "ucode.store", "libcst": "ucode.normalize", "typer": "ucode.cli", "rich": "ucode.cli",
+          "starlette": "ucode.engine", "uvicorn": "ucode.engine"}
 """A third-party package -> the one package of ucode that may import it."""
 
 

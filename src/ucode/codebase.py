@@ -35,6 +35,7 @@ from ucode.records import EVENT_FIELDS
 from ucode.refs import parse_ref
 from ucode.resolver import Resolver, known_version, resolve, resolve_name
 from ucode.store import SCHEMA_VERSION, Store
+from ucode.store import settings as stored_settings
 from ucode.store import state as stored_state
 from ucode.store import tasks as stored_tasks
 
@@ -52,8 +53,8 @@ if TYPE_CHECKING:
         VersionInfo,
     )
     from ucode.routing import LazyRouter, RouteChange, RouteView
-    from ucode.runtime import Runtime
-    from ucode.tasks import TaskReplay, TaskRun, TaskView
+    from ucode.runtime import Entry, Runtime
+    from ucode.tasks import Committer, GroupCommit, OnStart, TaskReplay, TaskRun, TaskView
 
 __all__ = ["EVENT_FIELDS", "SCHEMA_VERSION", "STORE_DIR", "Codebase", "find_store", "open_codebase"]
 # also ``DURABILITY`` and ``SETTINGS`` (module ``__getattr__``, below)
@@ -135,6 +136,7 @@ class Codebase:
         self.path = self.store.path or Path(":memory:")
         self._runtime: Runtime | None = None
         self._router: LazyRouter | None = None
+        self._commit: Committer | None = None  # where tasks' writes go (None: one transaction each)
         self._closed = False
 
     @classmethod
@@ -149,6 +151,9 @@ class Codebase:
                 self._router.close()  # queued shadow runs finish (up to 30 s), counters are written
             if self._runtime is not None:
                 self._runtime.close()
+            close = getattr(self._commit, "close", None)
+            if close is not None:
+                close()  # what was submitted is committed
             self.store.close()
 
     def __enter__(self) -> Codebase:
@@ -435,7 +440,46 @@ class Codebase:
         from ucode import tasks
 
         mode = tasks.durability(self.store, durability)
-        return tasks.run_task(self.store, self.runtime, ref, list(args), kwargs, version=version, durability=mode)
+        return tasks.run_task(self.store, self.runtime, ref, list(args), kwargs, version=version, durability=mode,
+                              commit=self._commit)
+
+    def load(self, ref: str, *, version: str | None = None) -> tuple[Any, Entry]:
+        """The object ``ref`` names in the newest snapshot of ``version``, and what was resolved (the entry
+        point and its snapshot): pass both to :meth:`execute` to run exactly that."""
+        return self.runtime.load(ref, version=version)
+
+    def group_commit(self) -> GroupCommit:
+        """From now on, the writes of tasks that run at the same time share transactions (one fsync for
+        many tasks: what a long-running engine wants); each task's outcome is still committed before it is
+        returned. Closing the codebase commits what is pending."""
+        from ucode.tasks import GroupCommit
+
+        if self._commit is None:
+            self._commit = GroupCommit(self.store)
+        assert isinstance(self._commit, GroupCommit)
+        return self._commit
+
+    def execute(self, ref: str, args: list[Any], kwargs: dict[str, Any], *, version: str | None = None,
+                durability: str | None = None, on_start: OnStart | None = None,
+                loaded: tuple[Any, Entry] | None = None) -> TaskRun:
+        """:meth:`run_task` with the arguments as a list and a dict (no name can clash with ours), ``loaded``
+        (what :meth:`load` gave: run exactly that snapshot) and ``on_start(record, entry)``, called once the
+        task is recorded, before it runs."""
+        from ucode import tasks
+
+        mode = tasks.durability(self.store, durability)
+        return tasks.run_task(self.store, self.runtime, ref, args, kwargs, version=version, durability=mode,
+                              commit=self._commit, on_start=on_start, loaded=loaded)
+
+    async def execute_async(self, ref: str, args: list[Any], kwargs: dict[str, Any], *,
+                            version: str | None = None, durability: str | None = None,
+                            on_start: OnStart | None = None, loaded: tuple[Any, Entry] | None = None) -> TaskRun:
+        """:meth:`execute` of a coroutine function, awaited on the running event loop."""
+        from ucode import tasks
+
+        mode = tasks.durability(self.store, durability)
+        return await tasks.run_task_async(self.store, self.runtime, ref, args, kwargs, version=version,
+                                          durability=mode, commit=self._commit, on_start=on_start, loaded=loaded)
 
     def resume(self, task_id: str) -> TaskRun:
         """Finish an interrupted task: its recorded effects are served from the log (not performed
@@ -621,6 +665,31 @@ class Codebase:
         """Wait for queued shadow runs (up to ``timeout`` s) and write the routes' counters; returns how many
         were still queued. ``ucode run`` does this before it exits, ``close`` too."""
         return self._router.drain(timeout) if self._router is not None else 0
+
+    # --------------------------------------------------------------------------------- engine
+
+    def engine_token(self, *, create: bool = True) -> str | None:
+        """The token the engine (``ucode serve``) asks of clients that change things: ``engine.token`` in
+        the store directory (0600, made on first use) or ``$UCODE_ENGINE_TOKEN``; None for a store in memory
+        (``ucode engine token``)."""
+        from ucode.store.secrets import load_token
+
+        return load_token(self.store.path, create=create)
+
+    def engine_record(self) -> dict[str, Any] | None:
+        """The engine that serves (or last served) this store: pid, url, start and stop times."""
+        with self.store.read() as txn:
+            return stored_settings.load_engine(txn)
+
+    def set_engine_record(self, record: dict[str, Any]) -> None:
+        with self.store.write() as txn:
+            stored_settings.save_engine(txn, record)
+
+    def flush_route_counters(self) -> None:
+        """Write the routes' counters gathered so far (a long-running engine does this every second; a CLI
+        run when it closes)."""
+        if self._router is not None and self._router.router is not None:
+            self._router.router.flush()
 
     def task_overrides(self, task_id: str) -> dict[str, str]:
         with self.store.read() as txn:

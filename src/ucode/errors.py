@@ -17,11 +17,18 @@ __all__ = [
     "DefinitionFailedError",
     "DivergenceError",
     "DivergenceNotFoundError",
+    "EndpointConfigError",
+    "EngineAnswerError",
+    "EngineBusyError",
+    "EngineError",
+    "EngineStoppingError",
+    "EngineTokenError",
     "HashNotFoundError",
     "InvalidEffectError",
     "InvalidJsonArgumentError",
     "InvalidKeywordError",
     "InvalidNameError",
+    "InvalidRequestError",
     "InvalidSettingError",
     "InvalidSwapError",
     "InvalidTimeError",
@@ -29,6 +36,7 @@ __all__ = [
     "ModuleWithoutProgramError",
     "NameNotFoundError",
     "NewNameError",
+    "NoEngineError",
     "NoInterruptedTaskError",
     "NoRouteError",
     "NoStateStoreError",
@@ -42,6 +50,7 @@ __all__ = [
     "NothingToUndoError",
     "ReboundToModuleWithoutProgramError",
     "ReplayDivergedError",
+    "RequestTooLargeError",
     "RouteConfigError",
     "RouteError",
     "RunError",
@@ -61,7 +70,9 @@ __all__ = [
     "TaskNotFoundError",
     "TaskNotReplayableError",
     "TaskNotResumableError",
+    "TaskPurgedError",
     "UcodeError",
+    "UnauthorizedError",
     "UnhandledEffectError",
     "UnknownDurabilityError",
     "UnknownSettingError",
@@ -681,10 +692,19 @@ class SecretKeyError(StoreError):
     """The key of secret effects' digests cannot be used: ``source`` is where it comes from (the store's
     key file, or ``UCODE_SECRET_KEY``), ``reason`` what is wrong with it. Nothing was recorded."""
 
+    what = "the secret key"
+
     def __init__(self, source: str, reason: str, *, hint: str) -> None:
-        super().__init__(f"the secret key ({source}) cannot be used: {reason}", hint=hint)
+        super().__init__(f"{self.what} ({source}) cannot be used: {reason}", hint=hint)
         self.source = source
         self.reason = reason
+
+
+class EngineTokenError(SecretKeyError):
+    """The engine's token (``engine.token`` in the store directory, or ``UCODE_ENGINE_TOKEN``) cannot be
+    used; the engine does not start without one."""
+
+    what = "the engine's token"
 
 
 class UsageError(UcodeError):
@@ -776,3 +796,96 @@ class ShadowReadRefusedError(UcodeError):
         super().__init__(f"a shadow run may not perform {effect}: the primary did not make this read",
                          hint="set `reads: perform` on the route to let shadow runs make reads of their own")
         self.effect = effect
+
+
+class EngineError(UcodeError):
+    """Base of the errors of the engine (``ucode serve``) and of the commands that talk to it."""
+
+
+class EngineBusyError(EngineError):
+    """The engine has as many tasks in flight as it may (``--max-in-flight``): the request is refused at
+    once (no unbounded queue), with ``Retry-After``."""
+
+    http_status = 503
+
+    def __init__(self, limit: int, retry_after: int = 1) -> None:
+        super().__init__(f"the engine is running {limit} tasks, its limit: this request was not started",
+                         hint=f"retry after {retry_after} s; `ucode serve --max-in-flight N` raises the limit")
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+class UnauthorizedError(EngineError):
+    """A request that needs the engine's token came without it, or with another one."""
+
+    http_status = 401
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"{why}: this endpoint needs the engine's token",
+                         hint="send `Authorization: Bearer TOKEN`; `ucode engine token` prints it")
+
+
+class RequestTooLargeError(EngineError):
+    http_status = 413
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the request body has {size} bytes, more than the limit of {limit}",
+                         hint="send less, or start the engine with a larger `--max-body BYTES`")
+
+
+class InvalidRequestError(EngineError):
+    """A request whose body or parameters are not what the endpoint takes."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+
+
+class NoEngineError(EngineError):
+    """``ucode engine status`` (or purge) where no engine serves the store."""
+
+    http_status = 503
+
+    def __init__(self, store: str, why: str) -> None:
+        super().__init__(f"no engine is serving the store at {store}: {why}",
+                         hint="`ucode serve` starts one")
+
+
+class EndpointConfigError(EngineError):
+    """An endpoint mapping (``--endpoint`` or the config file) that cannot be served."""
+
+    def __init__(self, where: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{where}: {message}", hint=hint or "write it as 'METHOD /path/{param}=function', e.g. "
+                                                              "'GET /users/{user_id:int}=lookupUser'")
+        self.where = where
+
+
+class EngineStoppingError(EngineError):
+    """A request that arrived while the engine drains (SIGTERM): refused, as a full engine refuses."""
+
+    http_status = 503
+
+    def __init__(self) -> None:
+        super().__init__("the engine is stopping: this request was not started",
+                         hint="retry against the engine that replaces it")
+        self.retry_after = 1
+
+
+class EngineAnswerError(EngineError):
+    """What a running engine answered with an error status (``ucode engine purge`` and ``status`` relay it)."""
+
+    def __init__(self, status: int, message: str, hint: str | None) -> None:
+        super().__init__(message, hint=hint)
+        self.http_status = status
+
+
+class TaskPurgedError(EngineError):
+    """Raised inside a task running old code when the engine purges that code brutally (``ucode engine
+    purge --brutal``, Erlang's ``purge``): the task ends failed with this error, recorded as such."""
+
+    http_status = 503
+
+    def __init__(self, position: int | None = None) -> None:
+        at = "" if position is None else f" (log position {position})"
+        super().__init__(f"the code this task ran{at} was purged while it ran",
+                         hint="run it again: new tasks run the current code")
+        self.position = position

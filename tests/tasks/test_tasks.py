@@ -343,17 +343,18 @@ def test_event_fields_are_the_same_in_the_store_and_in_replay() -> None:
 
 
 def test_store_wide_default_durability(shop: Codebase) -> None:
-    assert shop.config() == {"durability": "batched"}
+    assert shop.config() == {"durability": "batched", "resume": "off"}
     assert shop.task(shop.run_task("checkout", ["apple"]).id)["durability"] == "batched"
-    assert shop.set_config("durability", "durable") == {"durability": "durable"}
+    assert shop.set_config("durability", "durable") == {"durability": "durable", "resume": "off"}
     assert shop.task(shop.run_task("checkout", ["apple"]).id)["durability"] == "durable"
     assert shop.task(shop.run_task("checkout", ["apple"], durability="off").id)["durability"] == "off"  # a run says
-    assert shop.set_config("durability", None) == {"durability": "batched"}  # back to the default
+    assert shop.set_config("durability", None) == {"durability": "batched", "resume": "off"}  # the default
     with pytest.raises(errors.UcodeError, match="durability cannot be 'sometimes'"):
         shop.set_config("durability", "sometimes")
     with pytest.raises(errors.UcodeError, match="unknown setting 'color'"):
         shop.set_config("color", "red")
-    assert shop.config() == {"durability": "batched"}  # bad input changed nothing
+    assert shop.config() == {"durability": "batched", "resume": "off"}  # bad input changed nothing
+    assert shop.set_config("resume", "on")["resume"] == "on"  # what `ucode serve` does at start (engine)
 
 
 def test_config_and_time_filters_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,8 @@ Rule: the only package that imports typer and rich. Every command parses its arg
 highlighted source for people (:mod:`._render`), or with ``--json`` the result's ``to_dict()`` on stdout
 for scripts. The command tree and the shared options are :mod:`._app`'s; the commands live by group:
 stored code (:mod:`._code`), names (:mod:`._names`), versions and settings (:mod:`._versions`),
-``run`` (:mod:`._run`), tasks and logs (:mod:`._tasks`), routes and divergences (:mod:`._routes`).
+``run`` (:mod:`._run`), tasks and logs (:mod:`._tasks`), routes and divergences (:mod:`._routes`), the
+engine (:mod:`._engine`: ``serve``, ``engine status|token|purge``).
 
 Start-up cost: libcst is imported only by ``Codebase.add``/``verify`` and rich only inside the render
 functions, so ``import ucode.cli`` and ``--help`` stay fast; :func:`main` builds only the invoked command.
@@ -21,7 +22,7 @@ import typer
 
 # The command modules register their commands on the app when imported (in this order: ``--help`` lists
 # them so).
-from ucode.cli import _code, _names, _routes, _run, _tasks, _versions  # noqa: F401
+from ucode.cli import _code, _engine, _names, _routes, _run, _tasks, _versions  # noqa: F401
 from ucode.cli._app import UcodeGroup, app
 from ucode.cli._session import print_error
 from ucode.errors import UcodeError

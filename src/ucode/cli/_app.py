@@ -24,7 +24,8 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 # typer vendors its own click (typer._click, not the installed click): its types are the ones used here.
 
 __all__ = ["JSONL_KEY", "QUIET_KEY", "STORE_FROM_KEY", "STORE_KEY", "JsonOpt", "RunCommand", "SinceOpt",
-           "UcodeGroup", "VersionOpt", "app", "color", "divergence_app", "jsonl", "quiet", "route_app", "since",
+           "UcodeGroup", "VersionOpt", "app", "color", "divergence_app", "engine_app", "jsonl", "quiet", "route_app",
+           "since",
            "task_app", "version_app"]
 
 STORE_KEY = "ucode.store"
@@ -174,10 +175,13 @@ route_app = _group("Routing: which version answers a function's calls (primary, 
                    "Example: ucode route shadow lookupUser --candidate v2")
 divergence_app = _group("Divergences shadow runs found between a primary and its candidate.\n\n"
                         "Example: ucode divergence show d1")
+engine_app = _group("The engine (`ucode serve`) serving this store: its status, its token, purging old code.\n\n"
+                    "Example: ucode engine status")
 app.add_typer(version_app, name="version")
 app.add_typer(task_app, name="task")
 app.add_typer(route_app, name="route")
 app.add_typer(divergence_app, name="divergence")
+app.add_typer(engine_app, name="engine")
 
 
 def _print_version(value: bool) -> None:

@@ -23,6 +23,7 @@ import typer
 from ucode import hashing
 from ucode.cli._app import color, quiet
 from ucode.cli._session import notice
+from ucode.present import trace_lines
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
         VerifyResult,
         VersionInfo,
     )
-    from ucode.records import Trace
     from ucode.tasks import TaskView
 
 PROGRESS_MIN_FILES = 20
@@ -566,42 +566,6 @@ def error_line(error: Any) -> str:
     module, name, message = error.get("module"), error.get("type", "?"), error.get("message", "")
     qual = name if module in (None, "", "builtins", "__main__") else f"{module}.{name}"
     return f"{qual}: {message}" if message else qual
-
-
-def trace_lines(frames: Sequence[Any], hidden: int = 0, indent: str = "") -> list[str]:
-    """A failure's frames (``--json``'s ``traceback``: name, hash, path, line, text) as Python shows a
-    traceback, most recent call last, with the short hash of the stored statement beside each stored
-    frame, and how many frames of ucode's own machinery were left out. No frames (the code raised from
-    ucode's machinery alone): no lines."""
-    if not frames:
-        return []
-    out = [f"{indent}Traceback (most recent call last):"]
-    for f in frames:
-        h = f" {hashing.short(f['hash'])}" if f.get("hash") else ""
-        out.append(f'{indent}  File "{f["path"]}", line {f["line"]}, in {f["name"]}{h}')
-        if f.get("text"):
-            out.append(f"{indent}    {f['text']}")
-    if hidden:
-        out.append(f"{indent}  ({hidden} frame{'' if hidden == 1 else 's'} of ucode's own machinery not shown)")
-    return out
-
-
-def failure_lines(exc: BaseException, trace: Trace | None) -> list[str]:
-    """What ``ucode run`` (and ``task resume``) print when the stored code raised: the task's recorded
-    traceback (the user's frames, :func:`trace_lines`), then the exception as Python's last line says it."""
-    import traceback
-
-    frames = [f.to_dict() for f in trace.frames] if trace is not None else []
-    lines = [ln + "\n" for ln in trace_lines(frames, trace.hidden if trace is not None else 0)]
-    return lines + traceback.format_exception_only(type(exc), exc)
-
-
-def failure_json(task: str, exc: BaseException, trace: Trace | None, lines: Sequence[str]) -> dict[str, Any]:
-    """The ``--json`` output of a run whose stored code raised: the task, the exception (with the
-    traceback as text) and the traceback as frames (as ``task show --json`` has them)."""
-    return {"task": task, "error": {"type": type(exc).__name__, "message": str(exc), "traceback": "".join(lines)},
-            "traceback": [f.to_dict() for f in trace.frames] if trace is not None else None,
-            "traceback_hidden": trace.hidden if trace is not None else 0}
 
 
 def render_replay(out: dict[str, Any]) -> None:

@@ -17,10 +17,10 @@ from typing import Annotated, Any
 import typer
 
 from ucode.cli._app import JsonOpt, RunCommand, VersionOpt, app, color
-from ucode.cli._render import failure_json, failure_lines
 from ucode.cli._session import emit, jsonable, notice, session
 from ucode.codebase import Codebase
 from ucode.errors import ArgumentsFileError, InvalidJsonArgumentError, InvalidKeywordError, UcodeError
+from ucode.present import failure_json, failure_lines
 
 __all__ = ["parse_json_arg", "raw_text", "run", "run_arguments"]
 

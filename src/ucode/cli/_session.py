@@ -9,21 +9,21 @@ their source (:func:`user_traceback`), without ucode's frames.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
 
 import ucode
-from ucode import codec
 from ucode.cli._app import STORE_FROM_KEY, STORE_KEY, color, jsonl, quiet
 from ucode.codebase import STORE_DIR, Codebase, find_store
 from ucode.errors import StoreError, UcodeError
+from ucode.present import dicts, jsonable
 
 __all__ = ["dicts", "emit", "error_json", "fail", "jsonable", "notice", "open_store", "print_error", "session",
-           "user_traceback"]
+           "user_traceback"]  # dicts and jsonable: ucode.present's (the HTTP API prints the same JSON)
 
 
 @contextmanager
@@ -123,44 +123,6 @@ def emit(data: Any) -> None:
 def error_json(task: str, exc: BaseException, **extra: str) -> dict[str, Any]:
     """The ``--json`` output of a run whose stored code raised: the task and the exception."""
     return {"task": task, "error": {"type": type(exc).__name__, "message": str(exc), **extra}}
-
-
-def dicts(items: Sequence[Any]) -> list[dict[str, Any]]:
-    return [item.to_dict() for item in items]
-
-
-def jsonable(value: Any) -> Any:
-    """A JSON-ready form of a result: dataclasses as dicts, sets and tuples as lists; datetimes, dates and
-    times as ISO 8601 strings, Decimals, UUIDs and timedeltas as their ``str``, enums as their value; a
-    recorded value in wire form (a tagged msgpack extension) decoded first (a secret is ``<secret>``);
-    anything else as its ``repr``."""
-    import dataclasses
-    import datetime as dt
-    import enum
-
-    import msgpack
-
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value.value if isinstance(value, enum.Enum) else value
-    if isinstance(value, msgpack.ExtType):  # a recorded value in wire form (an ExtType is a tuple: first)
-        return jsonable(codec.from_wire(value))
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return jsonable(value.value)
-    if isinstance(value, codec.Record):  # a recorded dataclass whose type is not loaded: its fields
-        return jsonable(value.fields)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [jsonable(v) for v in value]
-    t = type(value)
-    if isinstance(value, (dt.timedelta, codec.Secret, PurePath)) or (
-            t.__name__ in ("Decimal", "UUID") and t.__module__ in ("decimal", "_decimal", "_pydecimal", "uuid")):
-        return str(value)  # what a reader wants (and no import of decimal or uuid to find out)
-    return repr(value)
 
 
 def user_traceback(exc: BaseException) -> list[str]:

@@ -12,8 +12,6 @@ import typer
 
 from ucode.cli._app import JsonOpt, SinceOpt, app, since, task_app
 from ucode.cli._render import (
-    failure_json,
-    failure_lines,
     paged,
     plain,
     print_table,
@@ -24,6 +22,7 @@ from ucode.cli._render import (
 )
 from ucode.cli._session import emit, jsonable, print_error, session
 from ucode.errors import NoInterruptedTaskError, ReplayDivergedError, UsageError
+from ucode.present import failure_json, failure_lines
 from ucode.refs import parse_swaps
 
 UseOpt = Annotated[list[str] | None, typer.Option("--use", metavar="NAME=V",

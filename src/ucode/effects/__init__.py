@@ -42,7 +42,7 @@ from ucode.effects._builtin import (
     uuid4,
 )
 from ucode.effects._mechanism import EffectSpec, Handler, effect, handler, registry, using
-from ucode.effects._state import StateStore, current_task, state, using_store
+from ucode.effects._state import StateStore, current_task, running_as, state, using_store
 
 __all__ = [
     "EffectSpec",
@@ -61,6 +61,7 @@ __all__ = [
     "randint",
     "random",
     "registry",
+    "running_as",
     "secret",
     "sleep",
     "state",

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from ucode.effects._mechanism import effect
 
-__all__ = ["StateStore", "current_task", "state", "using_store"]
+__all__ = ["StateStore", "current_task", "running_as", "state", "using_store"]
 
 class StateStore(Protocol):
     """Where world state lives (a ``Codebase`` is one): values in wire form, each write an event."""
@@ -37,6 +37,17 @@ def using_store(codebase: StateStore, task: str | None = None) -> Iterator[None]
     finally:
         _store.reset(t1)
         _task.reset(t2)
+
+
+@contextmanager
+def running_as(task: str | None) -> Iterator[None]:
+    """The block runs as task ``task`` (``current_task()`` answers it) without a state store: a replay,
+    whose state effects are served from the log."""
+    token = _task.set(task)
+    try:
+        yield
+    finally:
+        _task.reset(token)
 
 
 def current_task() -> str | None:

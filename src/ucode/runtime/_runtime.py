@@ -240,8 +240,13 @@ class Runtime:
 
     def collect(self) -> int:
         """Forget module instances no snapshot in use holds any more (old code); returns how many. Objects
-        handed out keep working: their functions hold their module's namespace."""
-        keep = {id(m) for m in sys.modules.values()}
+        handed out keep working: their functions hold their module's namespace. Safe beside other threads
+        (an engine collects while tasks import)."""
+        with self._lock:
+            return self._collect()
+
+    def _collect(self) -> int:
+        keep = {id(m) for m in list(sys.modules.values())}  # list(): one step, whatever other threads import
         for snap in [self._published, *self._live.values(), *self._active]:
             if snap is not None:
                 keep.update(id(m) for m in snap.registry.values())

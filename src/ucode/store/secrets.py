@@ -11,7 +11,12 @@ its result (``ucode.codec.seal``). The key is derived (blake3 ``derive_key``) fr
    text in ``UCODE_SECRET_KEY`` (``UCODE_SECRET_KEY=$(cat .ucode/secret.key)``) is the same key;
 3. a store in memory keeps a random key in memory (its tasks replay while it is open).
 
-Rule: the only place a key file is read or written; nothing else of the store directory is touched.
+The engine's token (``ucode serve``: what a client sends as ``Authorization: Bearer TOKEN``) is kept the
+same way: ``engine.token`` in the store directory, 64 random hex characters, 0600, created on first use
+(:func:`load_token`), refused when others may read it; ``UCODE_ENGINE_TOKEN`` overrides it.
+
+Rule: the only place a key or token file is read or written; nothing else of the store directory is
+touched.
 """
 
 from __future__ import annotations
@@ -19,14 +24,17 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
-from ucode.errors import SecretKeyError
+from ucode.errors import EngineTokenError, SecretKeyError
 
-__all__ = ["ENV", "KEY_FILE", "MIN_LENGTH", "derive", "load_key"]
+__all__ = ["ENV", "KEY_FILE", "MIN_LENGTH", "TOKEN_ENV", "TOKEN_FILE", "derive", "load_key", "load_token"]
 
 ENV = "UCODE_SECRET_KEY"
 KEY_FILE = "secret.key"
+TOKEN_ENV = "UCODE_ENGINE_TOKEN"
+TOKEN_FILE = "engine.token"
 MIN_LENGTH = 32
 """Characters a key text must have at least (the key file's has 64 hex characters: 256 bits)."""
 _CONTEXT = "ucode 2026-01 secret effects: keyed digests of secret results"
@@ -53,14 +61,41 @@ def load_key(directory: Path | None) -> bytes:
         return derive(secrets.token_hex(32))
     path = directory / KEY_FILE
     if not os.path.lexists(path):
-        _create(path)
-    return derive(_read(path))
+        _create(path, _key_error)
+    return derive(_read(path, _key_error))
 
 
-def _create(path: Path) -> None:
+def load_token(directory: Path | None, *, create: bool = True) -> str | None:
+    """The engine's token for the store in ``directory``: ``UCODE_ENGINE_TOKEN``, else its token file
+    (created when ``create``; None when there is none and it is not created; a store in memory has none)."""
+    given = os.environ.get(TOKEN_ENV)
+    if given:
+        if len(given.strip()) < MIN_LENGTH:
+            raise EngineTokenError(TOKEN_ENV, f"it has {len(given.strip())} characters, fewer than {MIN_LENGTH}",
+                                   hint=f"set {TOKEN_ENV} to at least {MIN_LENGTH} characters, or unset it")
+        return given.strip()
+    if directory is None:
+        return None
+    path = directory / TOKEN_FILE
+    if not os.path.lexists(path):
+        if not create:
+            return None
+        _create(path, _token_error)
+    return _read(path, _token_error)
+
+
+def _key_error(path: str, reason: str, hint: str) -> SecretKeyError:
+    return SecretKeyError(path, reason, hint=f"{hint}, or {_ENV_HINT}" if hint else _ENV_HINT)
+
+
+def _token_error(path: str, reason: str, hint: str) -> SecretKeyError:
+    return EngineTokenError(path, reason, hint=f"{hint}, or set {TOKEN_ENV}" if hint else f"set {TOKEN_ENV}")
+
+
+def _create(path: Path, fail: Callable[[str, str, str], SecretKeyError]) -> None:
     """A new key file, atomically: written whole to a temporary file (0600), then linked to its name; when
     another process linked one first, that one is kept."""
-    tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
         try:
@@ -75,8 +110,8 @@ def _create(path: Path) -> None:
         finally:
             os.unlink(tmp)
     except OSError as exc:
-        raise SecretKeyError(str(path), f"it does not exist and cannot be created ({exc.strerror})",
-                             hint=f"give write access to the store directory, or {_ENV_HINT}") from None
+        raise fail(str(path), f"it does not exist and cannot be created ({exc.strerror})",
+                   "give write access to the store directory") from None
     _sync_directory(path.parent)
 
 
@@ -93,27 +128,26 @@ def _sync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, fail: Callable[[str, str, str], SecretKeyError]) -> str:
     try:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     except OSError as exc:
         reason = "it is a symbolic link" if os.path.islink(path) else f"it cannot be read ({exc.strerror})"
-        raise SecretKeyError(str(path), reason, hint=f"make it a file of yours, readable by you only, or {_ENV_HINT}"
-                             ) from None
+        raise fail(str(path), reason, "make it a file of yours, readable by you only") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise SecretKeyError(str(path), "it is not a regular file", hint=f"move it away (a new key is made), "
-                                 f"or {_ENV_HINT}")
+            raise fail(str(path), "it is not a regular file", "move it away (a new one is made)")
         if os.name == "posix" and st.st_mode & 0o077:
-            raise SecretKeyError(str(path), f"others may read it (mode {stat.S_IMODE(st.st_mode):04o})",
-                                 hint=f"chmod 600 {path}")
+            error = EngineTokenError if path.name == TOKEN_FILE else SecretKeyError
+            raise error(str(path), f"others may read it (mode {stat.S_IMODE(st.st_mode):04o})",
+                        hint=f"chmod 600 {path}")  # the one fix: no alternative offered
         data = os.read(fd, 4096)
     finally:
         os.close(fd)
     text = data.decode("utf-8", "replace").strip()
     if len(text) < MIN_LENGTH:
-        raise SecretKeyError(str(path), f"it holds {len(text)} characters, fewer than {MIN_LENGTH} (damaged?)",
-                             hint=f"restore it from a backup (tasks with secrets replay only with their key), or "
-                                  f"{_ENV_HINT}")
+        raise fail(str(path), f"it holds {len(text)} characters, fewer than {MIN_LENGTH} (damaged?)",
+                   "restore it from a backup (tasks with secrets replay only with their key)"
+                   if path.name == KEY_FILE else "delete it (a new one is made on the next start)")
     return text

@@ -25,14 +25,15 @@ check them against their digests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ucode.records import Trace
+from ucode.records import TaskRecord, Trace
 from ucode.replay import Recorder
-from ucode.runtime import Runtime, check_arguments
+from ucode.runtime import Entry, Runtime, check_arguments
 from ucode.store import Store, settings
-from ucode.tasks._execute import Outcome, execute
-from ucode.tasks._persist import StoreState, TaskLog
+from ucode.tasks._execute import Outcome, execute, execute_async
+from ucode.tasks._persist import Committer, Direct, GroupCommit, StoreState, TaskLog
 from ucode.tasks._plan import DURABILITY, SETTINGS, check_durability, new_task_id, plan
 
 if TYPE_CHECKING:
@@ -82,10 +83,11 @@ def __getattr__(name: str) -> Any:
     return value
 
 __all__ = [
-    "DURABILITY", "SETTINGS", "STATUSES", "Outcome", "StoreState", "TaskReplay", "TaskRun", "TaskView",
-    "check_durability", "durability", "event_maps", "execute", "find_task", "log_lines", "new_task_id", "prune",
-    "replay_all", "replay_task", "resume_task", "route_task", "run_task", "set_task_route", "status", "summary",
-    "task_list", "task_routes", "task_view", "tasks", "unroute_task",
+    "DURABILITY", "SETTINGS", "STATUSES", "Committer", "Direct", "GroupCommit", "OnStart", "Outcome", "StoreState",
+    "TaskReplay", "TaskRun", "TaskView", "check_durability", "durability", "event_maps", "execute", "find_task",
+    "is_async", "log_lines", "new_task_id", "prune", "replay_all", "replay_task", "resume_task", "route_task",
+    "run_task", "run_task_async", "set_task_route", "status", "summary", "task_list", "task_routes", "task_view",
+    "tasks", "unroute_task",
 ]
 
 
@@ -109,22 +111,84 @@ def durability(store: Store, asked: str | None) -> str:
     return check_durability(found if isinstance(found, str) else SETTINGS["durability"][0])
 
 
-def run_task(store: Store, runtime: Runtime, ref: str, args: list[Any], kwargs: dict[str, Any], *,
-             version: str | None, durability: str) -> TaskRun:
-    """Run ``ref`` as a task: resolve it now, record the task, run it with its effects recorded."""
+OnStart = Callable[[TaskRecord, Entry], Callable[[], None] | None]
+"""Called with a task's record and what it resolved once it is recorded, before it runs; what it returns
+(if anything) is called when the task's code has returned, before its outcome is written. The engine counts
+tasks in flight per snapshot with them."""
+
+
+class _Started(NamedTuple):
+    obj: Any
+    entry: Entry
+    rec: TaskRecord
+    log: TaskLog
+    handler: Recorder | None
+    on_return: Callable[[], None] | None
+
+
+def _start(store: Store, runtime: Runtime, ref: str, args: list[Any], kwargs: dict[str, Any], *,
+           version: str | None, durability: str, commit: Committer | None, on_start: OnStart | None,
+           loaded: tuple[Any, Entry] | None = None) -> _Started:
     check_durability(durability)
-    obj, entry = runtime.load(ref, version=version)
+    obj, entry = loaded or runtime.load(ref, version=version)
     check_arguments(ref, obj, args, kwargs)
     rec = plan(entry, ref, args, kwargs, durability)
-    log = TaskLog(store, rec.id, durability)
+    log = TaskLog(store, rec.id, durability, commit=commit)
     log.start(rec)
+    on_return = on_start(rec, entry) if on_start is not None else None
     # `off`: no handler at all, so effects cost what they cost outside a task (nothing is recorded)
     handler = None if durability == "off" else Recorder(on_event=log.on_event(), secret_key=store.secret_key)
-    outcome = execute(obj, args, kwargs, handler, state=StoreState(store), task=rec.id)
+    return _Started(obj, entry, rec, log, handler, on_return)
+
+
+def _ended(runtime: Runtime, started: _Started, outcome: Outcome) -> tuple[TaskRun, Any]:
+    """The run, and the write of its outcome (to be committed before the run is returned)."""
+    if started.on_return is not None:
+        started.on_return()
     tb = None
     if outcome.error is not None:
         from ucode.tasks._trace import trace  # only when the code raised
 
-        tb = trace(runtime, entry, outcome.error)
-    log.finish(outcome, secret_errors=handler.secret_errors if handler is not None else (), trace=tb)
-    return TaskRun(rec.id, outcome.result, outcome.error, tb)
+        tb = trace(runtime, started.entry, outcome.error)
+    handler = started.handler
+    write = started.log.finish_write(outcome, secret_errors=handler.secret_errors if handler is not None else (),
+                                     trace=tb)
+    return TaskRun(started.rec.id, outcome.result, outcome.error, tb), write
+
+
+def run_task(store: Store, runtime: Runtime, ref: str, args: list[Any], kwargs: dict[str, Any], *,
+             version: str | None, durability: str, commit: Committer | None = None,
+             on_start: OnStart | None = None, loaded: tuple[Any, Entry] | None = None) -> TaskRun:
+    """Run ``ref`` as a task: resolve it now (or take ``loaded``, what :meth:`Runtime.load` gave), record
+    the task, run it with its effects recorded; its writes go through ``commit`` (default: one transaction
+    each)."""
+    s = _start(store, runtime, ref, args, kwargs, version=version, durability=durability, commit=commit,
+               on_start=on_start, loaded=loaded)
+    outcome = execute(s.obj, args, kwargs, s.handler, state=StoreState(store), task=s.rec.id)
+    run, write = _ended(runtime, s, outcome)
+    s.log.commit.submit(write).result()
+    return run
+
+
+def is_async(obj: Any) -> bool:
+    """Whether ``obj`` is a coroutine function (or an async generator function): what an engine runs on its
+    event loop rather than on a worker thread."""
+    import inspect
+
+    return inspect.iscoroutinefunction(obj) or inspect.isasyncgenfunction(obj)
+
+
+async def run_task_async(store: Store, runtime: Runtime, ref: str, args: list[Any], kwargs: dict[str, Any], *,
+                         version: str | None, durability: str, commit: Committer | None = None,
+                         on_start: OnStart | None = None, loaded: tuple[Any, Entry] | None = None) -> TaskRun:
+    """:func:`run_task` on the caller's event loop: a coroutine function is awaited there (not run on a
+    loop of its own), and the outcome's commit is awaited without blocking the loop. The task's handler is
+    a context variable of the asyncio task that awaits this, so concurrent tasks never see each other's."""
+    import asyncio
+
+    s = _start(store, runtime, ref, args, kwargs, version=version, durability=durability, commit=commit,
+               on_start=on_start, loaded=loaded)
+    outcome = await execute_async(s.obj, args, kwargs, s.handler, state=StoreState(store), task=s.rec.id)
+    run, write = _ended(runtime, s, outcome)
+    await asyncio.wrap_future(s.log.commit.submit(write))
+    return run

@@ -14,7 +14,7 @@ from ucode import effects
 from ucode.records import error_of
 from ucode.runtime import call
 
-__all__ = ["Outcome", "execute"]
+__all__ = ["Outcome", "execute", "execute_async"]
 
 
 class Outcome(NamedTuple):
@@ -42,3 +42,32 @@ def execute(obj: Any, args: list[Any], kwargs: dict[str, Any], handler: effects.
             import traceback  # only when the code raised (traceback imports textwrap: start-up counts)
 
             return Outcome(None, exc, "".join(traceback.format_exception(exc)))
+
+
+async def execute_async(obj: Any, args: list[Any], kwargs: dict[str, Any], handler: effects.Handler | None, *,
+                        state: effects.StateStore | None = None, task: str | None = None) -> Outcome:
+    """:func:`execute` for a coroutine (or async generator) function, awaited on the running loop."""
+    import inspect
+
+    store_ctx: AbstractContextManager[Any] = effects.using_store(state, task) if state is not None else nullcontext()
+    with effects.using(handler), store_ctx:
+        try:
+            result = obj(*args, **kwargs)
+            if inspect.isasyncgen(result):
+                result = [x async for x in result]
+            elif inspect.isawaitable(result):
+                result = await result
+            elif inspect.isgenerator(result):
+                result = list(result)
+            return Outcome(result, None, None)
+        except Exception as exc:
+            import traceback
+
+            return Outcome(None, exc, "".join(traceback.format_exception(exc)))
+        except BaseException as exc:  # cancelled: by an engine's purge (its error is the message) it is an outcome
+            import asyncio
+
+            cause = exc.args[0] if isinstance(exc, asyncio.CancelledError) and exc.args else None
+            if not isinstance(cause, Exception):
+                raise
+            return Outcome(None, cause, f"{type(cause).__name__}: {cause}")

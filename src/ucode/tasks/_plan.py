@@ -22,6 +22,8 @@ DURABILITY = ("durable", "batched", "off")
 """How a task's effects are recorded (see :mod:`ucode.tasks`)."""
 SETTINGS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "durability": ("batched", DURABILITY, "how a run records its effects when it does not say (--durability)"),
+    "resume": ("off", ("off", "on"), "whether `ucode serve` resumes the tasks earlier engines left interrupted "
+                                     "(--resume)"),
 }
 """Store-wide settings (``ucode config``): key -> (default, allowed values, what it does)."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ucode import codec
+from ucode import codec, effects
 from ucode.errors import NoSuchRouteError, StoreCorruptError, TaskNotReplayableError, UcodeError
 from ucode.namespace import StoredNamespace, commit, set_route
 from ucode.records import TaskRecord, Trace
@@ -130,7 +130,8 @@ def replay_task(store: Store, runtime: Runtime, task_id: str, use: dict[str, str
             raised.append(exc)
             raise
 
-    with runtime.running(entry), not_live():  # a replay reproduces the run: no shadow runs, not counted
+    # a replay reproduces the run: as the same task (current_task()), no shadow runs, not counted
+    with runtime.running(entry), not_live(), effects.running_as(rec.id):
         outcome = replay(run, recording, handler=handler)
     causes = []
     if not outcome.identical:
