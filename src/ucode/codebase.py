@@ -461,15 +461,16 @@ class Codebase:
 
     def execute(self, ref: str, args: list[Any], kwargs: dict[str, Any], *, version: str | None = None,
                 durability: str | None = None, on_start: OnStart | None = None,
-                loaded: tuple[Any, Entry] | None = None) -> TaskRun:
+                loaded: tuple[Any, Entry] | None = None, defer_commit: bool = False) -> TaskRun:
         """:meth:`run_task` with the arguments as a list and a dict (no name can clash with ours), ``loaded``
-        (what :meth:`load` gave: run exactly that snapshot) and ``on_start(record, entry)``, called once the
-        task is recorded, before it runs."""
+        (what :meth:`load` gave: run exactly that snapshot), ``on_start(record, entry)``, called once the
+        task is recorded, before it runs, and ``defer_commit``: return before the outcome is committed,
+        with ``TaskRun.committed`` to wait for (see :func:`ucode.tasks.run_task`)."""
         from ucode import tasks
 
         mode = tasks.durability(self.store, durability)
         return tasks.run_task(self.store, self.runtime, ref, args, kwargs, version=version, durability=mode,
-                              commit=self._commit, on_start=on_start, loaded=loaded)
+                              commit=self._commit, on_start=on_start, loaded=loaded, defer_commit=defer_commit)
 
     async def execute_async(self, ref: str, args: list[Any], kwargs: dict[str, Any], *,
                             version: str | None = None, durability: str | None = None,

@@ -84,7 +84,8 @@ class Engine:
         self.workers = workers
         self.max_in_flight = max_in_flight
         self.poll = poll
-        self.durability = durability
+        # the store's setting, read once (a task reading it would cost a transaction per request)
+        self.durability = durability or str(codebase.config()["durability"])
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="ucode-task")
         self.started = time.time()
         self.accepting = True
@@ -136,6 +137,8 @@ class Engine:
             outcome = await loop.run_in_executor(self.pool, self._run_in_thread, ref, args, kwargs, version, mode,
                                                  announce)
             if isinstance(outcome, TaskRun):
+                if outcome.committed is not None:  # answered only once its outcome is committed
+                    await asyncio.wrap_future(outcome.committed)
                 return outcome
             call = _Call(self, asyncio.current_task(), announce)  # a coroutine function: it runs on the loop
             try:
@@ -157,7 +160,7 @@ class Engine:
         call = _Call(self, None, announce)
         try:
             return self.cb.execute(ref, args, kwargs, version=version, durability=durability, loaded=loaded,
-                                   on_start=call.started)
+                                   on_start=call.started, defer_commit=True)
         except TaskPurgedError as exc:  # purged after its code returned, before it was marked so: rare
             raise EngineError(f"task {call.flight.id if call.flight else '?'} was purged as it ended: "
                               "`ucode task show` says whether its outcome was recorded") from exc

@@ -375,7 +375,7 @@ async def openapi(api: Api, request: Request) -> Response:
     """``GET /v1/openapi.json``: this API, described."""
     from ucode.engine._openapi import document
 
-    return _json(document(api.engine.endpoints))
+    return _json(document(API, api.engine.endpoints))
 
 
 API: list[tuple[str, str, bool, Handler]] = [

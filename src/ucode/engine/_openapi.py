@@ -1,5 +1,6 @@
 """The OpenAPI description of the engine's API (``GET /v1/openapi.json``), made from the endpoint table
-(:data:`ucode.engine._http.API`) and each handler's docstring, so it cannot drift from what is served.
+(:data:`ucode.engine._http.API`, passed in) and each handler's docstring, so it cannot drift from what is
+served.
 
 Rule: a pure function of the table and the user's endpoints.
 """
@@ -7,6 +8,7 @@ Rule: a pure function of the table and the user's endpoints.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from ucode.engine._endpoints import Endpoint
@@ -41,11 +43,10 @@ def _params(path: str) -> list[dict[str, Any]]:
     return out
 
 
-def document(endpoints: list[Endpoint]) -> dict[str, Any]:
-    from ucode.engine._http import API
-
+def document(api: Sequence[tuple[str, str, bool, Any]], endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+    """The description of the endpoints ``api`` (method, path, needs the token, handler) and ``endpoints``."""
     paths: dict[str, dict[str, Any]] = {}
-    for method, path, needs_token, handler in API:
+    for method, path, needs_token, handler in api:
         summary, description = _summary(handler.__doc__)
         op: dict[str, Any] = {
             "operationId": handler.__name__, "summary": summary, "description": description,

@@ -3,7 +3,9 @@ coroutines run to completion and generators collected, so the result can be prin
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import weakref
 from typing import Any
 
 from ucode.errors import BadArgumentsError, NotCallableError
@@ -11,14 +13,31 @@ from ucode.errors import BadArgumentsError, NotCallableError
 __all__ = ["call", "check_arguments"]
 
 
+_SIGNATURES: weakref.WeakKeyDictionary[Any, inspect.Signature | None] = weakref.WeakKeyDictionary()
+"""Signatures of entry points already called (a long-running engine checks one on every task)."""
+
+
+def _signature(obj: Any) -> inspect.Signature | None:
+    try:
+        return _SIGNATURES[obj]
+    except (KeyError, TypeError):  # not seen yet; or not weakly referenceable: computed each time
+        pass
+    try:
+        sig: inspect.Signature | None = inspect.signature(obj)
+    except (TypeError, ValueError):
+        sig = None
+    with contextlib.suppress(TypeError):
+        _SIGNATURES[obj] = sig
+    return sig
+
+
 def check_arguments(ref: str, obj: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
     """Refuse a call whose arguments do not fit the signature, with a message naming it (instead of a
     TypeError from deep inside)."""
     if not callable(obj):
         return
-    try:
-        sig = inspect.signature(obj)
-    except (TypeError, ValueError):
+    sig = _signature(obj)
+    if sig is None:
         return
     try:
         sig.bind(*args, **kwargs)

@@ -272,7 +272,15 @@ class Runtime:
 
     def _shadowed(self, snap: Snapshot, roots: list[str]) -> set[str]:
         """Stored modules of ``snap`` that importing ``roots`` may import (any import in them, function
-        bodies too), with the modules of the namespaces ``roots`` names."""
+        bodies too), with the modules of the namespaces ``roots`` names. Kept per snapshot and roots while
+        the snapshot's modules stay the same (a long-running engine asks this on every task)."""
+        key = (tuple(roots), len(snap._extra_modules))
+        found = snap._shadowed.get(key)
+        if found is None:
+            found = snap._shadowed[key] = self._reach(snap, roots)
+        return found
+
+    def _reach(self, snap: Snapshot, roots: list[str]) -> set[str]:
         out: set[str] = set()
         todo: list[str] = []
         for r in roots:

@@ -45,6 +45,7 @@ class Snapshot:
         # Modules this version does not bind but whose definitions are bound in it (a fix added to version
         # `fix` and bound in `v1`): they run as the program the definition was added with.
         self._extra_modules: dict[str, str] = {}
+        self._shadowed: dict[tuple[tuple[str, ...], int], set[str]] = {}  # Runtime._shadowed's
         self._waiting: dict[str, list[Callable[[], None]]] = {}
         self._modules: frozenset[str] | None = None
         self._contents: dict[str, list[Any]] = {}

@@ -26,6 +26,7 @@ check them against their digests.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ucode.records import TaskRecord, Trace
@@ -93,12 +94,14 @@ __all__ = [
 
 class TaskRun(NamedTuple):
     """A finished run: its task id, and its result or the exception it raised (with ``trace``, the
-    frames of the user's code where it was raised, as recorded)."""
+    frames of the user's code where it was raised, as recorded). ``committed``: with ``defer_commit``,
+    done once its outcome is committed (the caller must wait for it before it answers anyone)."""
 
     id: str
     result: Any
     error: BaseException | None
     trace: Trace | None = None
+    committed: Future[None] | None = None
 
 
 def durability(store: Store, asked: str | None) -> str:
@@ -158,15 +161,20 @@ def _ended(runtime: Runtime, started: _Started, outcome: Outcome) -> tuple[TaskR
 
 def run_task(store: Store, runtime: Runtime, ref: str, args: list[Any], kwargs: dict[str, Any], *,
              version: str | None, durability: str, commit: Committer | None = None,
-             on_start: OnStart | None = None, loaded: tuple[Any, Entry] | None = None) -> TaskRun:
+             on_start: OnStart | None = None, loaded: tuple[Any, Entry] | None = None,
+             defer_commit: bool = False) -> TaskRun:
     """Run ``ref`` as a task: resolve it now (or take ``loaded``, what :meth:`Runtime.load` gave), record
     the task, run it with its effects recorded; its writes go through ``commit`` (default: one transaction
-    each)."""
+    each). The outcome is committed before this returns, or, with ``defer_commit``, once
+    ``TaskRun.committed`` is done (an engine's worker thread is free for the next task meanwhile)."""
     s = _start(store, runtime, ref, args, kwargs, version=version, durability=durability, commit=commit,
                on_start=on_start, loaded=loaded)
     outcome = execute(s.obj, args, kwargs, s.handler, state=StoreState(store), task=s.rec.id)
     run, write = _ended(runtime, s, outcome)
-    s.log.commit.submit(write).result()
+    committed = s.log.commit.submit(write)
+    if defer_commit:
+        return run._replace(committed=committed)
+    committed.result()
     return run
 
 
