@@ -513,6 +513,12 @@ class Codebase:
 
         return tasks.find_task(self.store, task_id).to_stored()
 
+    def task_summary(self, task_id: str) -> dict[str, Any]:
+        """What ``task list`` shows of one task (its status as a person should see it)."""
+        from ucode import tasks
+
+        return tasks.summary(tasks.find_task(self.store, task_id))
+
     def task_view(self, task_id: str) -> TaskView:
         """Everything ``task show`` shows of a task: record, status, decoded arguments and result, effects."""
         from ucode import tasks

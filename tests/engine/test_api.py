@@ -80,6 +80,30 @@ def test_the_task_stream_sends_each_effect_then_the_end(start_engine: StartEngin
     assert data[0]["name"] == "svc.io" and data[1]["status"] == "succeeded"
 
 
+def test_the_tasks_stream_sends_tasks_as_they_start_and_end(start_engine: StartEngine) -> None:
+    eng = start_engine()
+    got: list[tuple[str, str]] = []
+
+    def listen() -> None:
+        with httpx.Client(base_url=eng.url, timeout=30) as c, c.stream("GET", "/v1/tasks/stream") as resp:
+            for line in resp.iter_lines():
+                if line.startswith("data: "):
+                    row = json.loads(line.removeprefix("data: "))
+                    got.append((row["name"], row["status"]))
+                    if len(got) == 3:
+                        return
+
+    t = threading.Thread(target=listen)
+    t.start()
+    time.sleep(0.3)
+    eng.client.post("/v1/run/slow", json={"args": [0.5], "wait": False}, headers=eng.auth)
+    time.sleep(0.3)
+    eng.run("fail", "x")
+    t.join(20)
+    assert ("svc.slow", "running") in got and ("svc.fail", "failed") in got
+    assert len(got) == 3
+
+
 def test_tasks_list_names_versions_history_are_the_cli_json(start_engine: StartEngine) -> None:
     eng = start_engine()
     eng.run("hello")

@@ -150,7 +150,7 @@ def test_the_token_file_is_made_once_owner_only(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv(TOKEN_ENV, "x" * 40)
     assert load_token(tmp_path) == "x" * 40  # the environment wins
     monkeypatch.setenv(TOKEN_ENV, "short")
-    with pytest.raises(errors.EngineTokenError, match="the engine's token .UCODE_ENGINE_TOKEN. cannot be used"):
+    with pytest.raises(errors.EngineTokenError, match=r"the engine's token \(UCODE_ENGINE_TOKEN\) cannot be used"):
         load_token(tmp_path)
 
 

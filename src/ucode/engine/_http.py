@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -211,19 +212,34 @@ async def task_stream(api: Api, request: Request) -> Response:
     async def events() -> Any:
         sent = 0
         while True:
+            row = await api.call(api.cb.task_summary, tid)  # first: no event of a finished task is missed
             evs = await api.call(api.cb.task_events, tid)
             for ev in evs[sent:]:
                 yield f"event: effect\ndata: {json.dumps(jsonable(ev))}\n\n"
             sent = len(evs)
-            rows = await api.call(api.cb.task_list, limit=None)
-            row = next((r for r in rows if r["id"] == tid), None)
-            if row is None or row["status"] != "running":
-                evs = await api.call(api.cb.task_events, tid)
-                for ev in evs[sent:]:
-                    yield f"event: effect\ndata: {json.dumps(jsonable(ev))}\n\n"
+            if row["status"] != "running":
                 yield f"event: end\ndata: {json.dumps(jsonable(row))}\n\n"
                 return
             await asyncio.sleep(0.05)
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+async def tasks_stream(api: Api, request: Request) -> Response:
+    """``GET /v1/tasks/stream``: server-sent events, one ``task`` event (a ``task list`` row) each time a
+    task starts or changes status, from now on (query: name). Until the client disconnects."""
+    name = request.query_params.get("name")
+    since = time.time()
+
+    async def events() -> Any:
+        seen: dict[str, str] = {}
+        while not await request.is_disconnected():
+            rows = await api.call(api.cb.task_list, name=name, since=since - 1.0, limit=500)
+            for row in reversed(rows):  # oldest first
+                if row["started"] >= since and seen.get(row["id"]) != row["status"]:
+                    seen[row["id"]] = row["status"]
+                    yield f"event: task\ndata: {json.dumps(jsonable(row))}\n\n"
+            await asyncio.sleep(0.1)
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -382,6 +398,7 @@ API: list[tuple[str, str, bool, Handler]] = [
     # method, path, needs the token (writes, or runs code), handler
     ("POST", "/v1/run/{name}", True, run_name),
     ("GET", "/v1/tasks", False, task_list),
+    ("GET", "/v1/tasks/stream", False, tasks_stream),  # before /v1/tasks/{id}: the first match serves
     ("GET", "/v1/tasks/{id}", False, task_show),
     ("GET", "/v1/tasks/{id}/events", False, task_events),
     ("GET", "/v1/tasks/{id}/stream", False, task_stream),
