@@ -713,8 +713,8 @@ def test_cold_run_imports_neither_the_result_types_nor_mount_nor_decimal(tmp_pat
     code = ("import sys\nfrom ucode import cli\n"
             f"sys.argv = ['ucode', '--store', {str(tmp_path / 'st')!r}, 'run', 'hello', '\"x\"']\n"
             "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
-            "print(sorted({'ucode.model', 'ucode._mount', 'importlib.resources', 'decimal', 'ucode.engine', 'starlette',"
-            " 'uvicorn', 'anyio'} & set(sys.modules)))")
+            "print(sorted({'ucode.model', 'ucode._mount', 'importlib.resources', 'decimal', 'ucode.engine',"
+            " 'starlette', 'uvicorn', 'anyio'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["'hi x'", "[]"]
     assert ucode.mount.__module__ == "ucode._mount" and callable(ucode.unmount)
