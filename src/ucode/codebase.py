@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -60,6 +61,7 @@ __all__ = ["EVENT_FIELDS", "SCHEMA_VERSION", "STORE_DIR", "Codebase", "find_stor
 # also ``DURABILITY`` and ``SETTINGS`` (module ``__getattr__``, below)
 
 STORE_DIR = ".ucode"
+_RUNTIME_LOCK = threading.Lock()  # a codebase's runtime is made once, whichever thread asks first
 
 
 def __getattr__(name: str) -> Any:
@@ -399,14 +401,18 @@ class Codebase:
 
     @property
     def runtime(self) -> Runtime:
-        """This codebase's runtime: snapshots of its names and the module instances they share."""
+        """This codebase's runtime: snapshots of its names and the module instances they share (one, made
+        on first use: threads that ask at once get the same one)."""
         if self._runtime is None:
-            from ucode.routing import LazyRouter
-            from ucode.runtime import Runtime
+            with _RUNTIME_LOCK:
+                if self._runtime is None:
+                    from ucode.routing import LazyRouter
+                    from ucode.runtime import Runtime
 
-            self._router = LazyRouter(self.store)
-            self._runtime = Runtime(self.resolver, self._router)
-            self._router.runtime = self._runtime
+                    router = LazyRouter(self.store)
+                    runtime = Runtime(self.resolver, router)
+                    router.runtime = runtime
+                    self._router, self._runtime = router, runtime
         return self._runtime
 
     def function(self, ref: str, *, version: str | None = None, at: int | None = None) -> Any:
@@ -512,6 +518,15 @@ class Codebase:
         from ucode import tasks
 
         return tasks.find_task(self.store, task_id).to_stored()
+
+    def unfinished_tasks(self) -> list[dict[str, Any]]:
+        """Summaries of the tasks recorded as running: running now, or interrupted (their process is gone),
+        oldest first; read from their index, not from every task."""
+        from ucode import tasks
+
+        with self.store.read() as txn:
+            recs = [stored_tasks.load_task(txn, tid) for tid in stored_tasks.unfinished_ids(txn)]
+        return sorted((tasks.summary(r) for r in recs if r is not None), key=lambda r: r["started"] or 0)
 
     def task_summary(self, task_id: str) -> dict[str, Any]:
         """What ``task list`` shows of one task (its status as a person should see it)."""

@@ -67,6 +67,7 @@ __all__ = [
     "StoreReadOnlyError",
     "StoreVersionError",
     "StrictModeError",
+    "TaskCutOffError",
     "TaskNotFoundError",
     "TaskNotReplayableError",
     "TaskNotResumableError",
@@ -867,6 +868,20 @@ class EngineStoppingError(EngineError):
     def __init__(self) -> None:
         super().__init__("the engine is stopping: this request was not started",
                          hint="retry against the engine that replaces it")
+        self.retry_after = 1
+
+
+class TaskCutOffError(EngineError):
+    """The engine stopped (its drain timeout passed) before the task of this request finished: the task
+    is left interrupted, for ``ucode task resume`` or the next engine's ``--resume``."""
+
+    http_status = 503
+
+    def __init__(self, task: str | None) -> None:
+        what = f"task {task}" if task else "the task"
+        super().__init__(f"the engine stopped before {what} finished (its drain timeout passed): it is left "
+                         "interrupted", hint=f"`ucode task resume {task or 'ID'}`, or `ucode serve --resume`")
+        self.task = task
         self.retry_after = 1
 
 

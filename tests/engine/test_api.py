@@ -229,7 +229,7 @@ def test_the_token_guards_every_write_and_run(start_engine: StartEngine) -> None
 
 def test_beyond_loopback_every_endpoint_needs_the_token(start_engine: StartEngine) -> None:
     eng = start_engine("--host", "0.0.0.0")
-    assert "every endpoint needs the token" in eng.output()
+    assert "every /v1/ endpoint needs the token" in eng.output()
     base = eng.url.replace("0.0.0.0", "127.0.0.1")
     with httpx.Client(base_url=base) as c:
         assert c.get("/v1/engine").status_code == 401

@@ -57,13 +57,20 @@ def test_sigterm_drains_tasks_in_flight_and_refuses_new_ones(start_engine: Start
 
 def test_a_drain_timeout_leaves_the_rest_interrupted_and_listed(start_engine: StartEngine) -> None:
     eng = start_engine("--drain-timeout", "1")
-    t = threading.Thread(target=_quietly(lambda: eng.client.post(
-        "/v1/run/slow", json={"args": [8]}, headers=eng.auth, timeout=30)), daemon=True)
+    answer: list[httpx.Response] = []
+    t = threading.Thread(target=_quietly(lambda: answer.append(eng.client.post(
+        "/v1/run/slow", json={"args": [8]}, headers=eng.auth, timeout=30))), daemon=True)
     t.start()
     _wait_in_flight(eng, 1)
     tid = eng.status()["snapshots"][0]["tasks"][0]
+    t0 = time.monotonic()
     eng.proc.send_signal(signal.SIGTERM)
     assert eng.proc.wait(30) == 1
+    assert time.monotonic() - t0 < 4  # the drain timeout, once (not uvicorn's wait and then the engine's)
+    t.join(10)
+    # the request still waiting at the deadline was answered: a JSON 503 naming its task
+    assert answer and answer[0].status_code == 503 and answer[0].json()["task"] == tid
+    assert "left interrupted" in answer[0].json()["error"]["message"]
     assert f"still running, now interrupted (`ucode task resume ID`): {tid}" in eng.output()
     rows = json.loads(ucode_cli(eng.store, "task", "list", "--status", "interrupted", "--json").stdout)
     assert [r["id"] for r in rows] == [tid]
@@ -157,8 +164,16 @@ def test_serve_refuses_bad_endpoints_clearly(svc_store: Path, tmp_path: Path) ->
     assert res.returncode == 1 and "unknown setting 'colour'" in res.stderr
 
 
-def test_a_busy_port_is_a_clear_error(start_engine: StartEngine, svc_store: Path) -> None:
+def test_a_second_engine_and_a_busy_port_are_clear_errors(start_engine: StartEngine, svc_store: Path,
+                                                          tmp_path: Path) -> None:
     eng = start_engine()
+    twice = ucode_cli(svc_store, "serve", "--port", "0", check=False)
+    assert twice.returncode == 1 and f"an engine already serves the store at {svc_store}: pid {eng.proc.pid}" \
+        in twice.stderr and "Traceback" not in twice.stderr
+    other = tmp_path / "other"
+    (tmp_path / "o.py").write_text("def f() -> int:\n    return 1\n")
+    with Codebase(other) as cb:
+        cb.add([tmp_path / "o.py"])
     port = eng.url.rsplit(":", 1)[1]
-    res = ucode_cli(svc_store, "serve", "--port", port, check=False)
+    res = ucode_cli(other, "serve", "--port", port, check=False)
     assert res.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in res.stderr

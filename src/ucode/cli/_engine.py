@@ -22,8 +22,8 @@ __all__ = ["engine_purge", "engine_status", "engine_token", "serve"]
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", metavar="ADDR",
-                                      help="The address to listen on (beyond loopback, every endpoint needs the "
-                                           "token).")] = "127.0.0.1",
+                                      help="The address to listen on (beyond loopback, every /v1/ endpoint "
+                                           "needs the token).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", metavar="N", min=0, max=65535,
                                       help="The port (0: any free one; the first line printed says which).")] = 8470,
     endpoint: Annotated[list[str] | None, typer.Option(

@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from ucode.codebase import Codebase
 from ucode.engine._endpoints import Endpoint
-from ucode.errors import EngineBusyError, EngineError, EngineStoppingError, TaskPurgedError, UcodeError
+from ucode.errors import (
+    EngineBusyError,
+    EngineError,
+    EngineStoppingError,
+    TaskCutOffError,
+    TaskPurgedError,
+    UcodeError,
+)
 from ucode.tasks import TaskRun
 
 if TYPE_CHECKING:
@@ -80,6 +87,7 @@ class Engine:
         if workers < 1 or max_in_flight < 1:
             raise EngineError(f"workers ({workers}) and max in flight ({max_in_flight}) must be at least 1")
         self.cb = codebase
+        _ = codebase.runtime  # made now, before worker threads race to make it
         self.commit = codebase.group_commit()
         self.workers = workers
         self.max_in_flight = max_in_flight
@@ -103,6 +111,8 @@ class Engine:
         self._collect = False
         self.endpoints: list[Endpoint] = []  # the user's functions as HTTP endpoints (the app serves them)
         self._background: set[asyncio.Task[Any]] = set()
+        self._waiting: set[asyncio.Task[Any]] = set()  # requests waiting for their task (until_cutoff)
+        self.is_cut_off = False
         self.position = codebase.log_position()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="ucode-engine-watch", daemon=True)
@@ -310,10 +320,12 @@ class Engine:
         with self._lock:
             if f.id not in self._flights or f.purged:
                 return
+            if not f.running:
+                return  # its code returned: it is writing its outcome, which a purge must not cut off
             f.purged = True
             if f.atask is not None:
                 f.atask.get_loop().call_soon_threadsafe(f.atask.cancel, TaskPurgedError(f.position))
-            elif f.thread is not None and f.running:
+            elif f.thread is not None:
                 _raise_in_thread(f.thread, TaskPurgedError)
 
     # ---------------------------------------------------------------------------- reporting
@@ -360,6 +372,32 @@ class Engine:
             time.sleep(0.01)
         with self._lock:
             return sorted(self._flights)
+
+    async def until_cutoff(self, job: asyncio.Future[TaskRun]) -> TaskRun:
+        """``job``'s run; or, when the drain deadline passes first, :class:`TaskCutOffError` (the job goes
+        on: its task ends interrupted with the process, or finishes). One waiter per request, no timer:
+        :meth:`cut_off` wakes those still waiting."""
+        waiter = asyncio.current_task()
+        if waiter is not None:
+            self._waiting.add(waiter)
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            if not self.is_cut_off:
+                raise
+            if waiter is not None:
+                waiter.uncancel()  # the cancellation was ours, and is answered: the response can be sent
+            self.background(job)
+            raise TaskCutOffError(None) from None
+        finally:
+            if waiter is not None:
+                self._waiting.discard(waiter)
+
+    def cut_off(self) -> None:
+        """The drain deadline (called on the event loop): requests still waiting for their task are answered."""
+        self.is_cut_off = True
+        for waiter in list(self._waiting):
+            waiter.cancel()
 
     def close(self) -> None:
         self._stop.set()

@@ -140,8 +140,8 @@ def arguments(endpoint: Endpoint, path_params: dict[str, Any], query: list[tuple
 
     def put(name: str, value: Any, source: str) -> None:
         if name in kwargs:
-            raise InvalidRequestError(f"the argument {name!r} is given twice (the {source} and the path or query)",
-                                      hint="give each argument once")
+            raise InvalidRequestError(f"the argument {name!r} is given twice (in the {source}, and before it in the "
+                                      "path or the query)", hint="give each argument once")
         kwargs[name] = value
 
     for k, v in query:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,7 +26,14 @@ from starlette.routing import Route
 from ucode.codebase import Codebase
 from ucode.engine._core import Engine
 from ucode.engine._endpoints import Endpoint, arguments
-from ucode.errors import InvalidRequestError, RequestTooLargeError, UcodeError, UnauthorizedError
+from ucode.errors import (
+    EngineError,
+    InvalidRequestError,
+    RequestTooLargeError,
+    TaskCutOffError,
+    UcodeError,
+    UnauthorizedError,
+)
 from ucode.present import dicts, failure_json, failure_lines, jsonable
 
 __all__ = ["API", "Settings", "make_app"]
@@ -64,6 +72,7 @@ class Api:
         self.engine = engine
         self.cb: Codebase = engine.cb
         self.settings = settings
+        self.isolation = asyncio.Semaphore(2)  # replays and resumes in processes of their own, two at a time
 
     # ---------------------------------------------------------------------------- plumbing
 
@@ -120,7 +129,16 @@ class Api:
     async def run(self, name: str, args: list[Any], kwargs: dict[str, Any], version: str | None,
                   durability: str | None = None) -> JSONResponse:
         """A run's answer: ``{"task", "result"}`` (200), or the failure (500) as ``ucode run --json`` has it."""
-        run = await self.engine.run(name, args, kwargs, version=version, durability=durability)
+        started: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        job = asyncio.ensure_future(self.engine.run(name, args, kwargs, version=version, durability=durability,
+                                                    announce=started))
+        try:
+            run = await self.engine.until_cutoff(job)
+        except TaskCutOffError:  # the drain deadline passed first: the task goes on, its request is answered
+            tid = started.result() if started.done() and not started.exception() else None
+            exc = TaskCutOffError(tid)
+            return _json({"task": tid, "error": {"type": type(exc).__name__, "message": exc.message,
+                                                 "hint": exc.hint}}, 503, {"Retry-After": "1"})
         self.engine.note_outcome(run)
         headers = {"X-Ucode-Task": run.id}
         if run.error is not None:
@@ -244,25 +262,56 @@ async def tasks_stream(api: Api, request: Request) -> Response:
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
+async def _isolated(api: Api, argv: list[str]) -> tuple[int, Any]:
+    """``ucode ARGV --json`` on this store, in a process of its own: (exit status, what it printed).
+
+    Replays and resumes run there, not in the engine: they run a task's old snapshot, whose modules the
+    runtime puts in ``sys.modules`` for the duration (one snapshot at a time), which would hold every live
+    task back until they end, and they would share the engine's GIL. A process costs ~0.3 s of start-up."""
+    async with api.isolation:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "from ucode.cli import main; main()", "--store", str(api.cb.path), *argv, "--json",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+    try:
+        return int(proc.returncode or 0), json.loads(out)
+    except ValueError:
+        last = (err.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
+        raise EngineError(f"`ucode {' '.join(argv)}` failed: {last}",
+                          hint="run it in a terminal to see the whole error") from None
+
+
+def _isolated_error(status: int, data: Any) -> JSONResponse:
+    """What a replay or resume process answered with an error (a CLI ``--json`` error): 400 for bad input,
+    503 for a store that cannot be used (exit status 2)."""
+    return _json(data if isinstance(data, dict) else {"error": str(data), "hint": None}, 503 if status == 2 else 400)
+
+
 async def task_replay(api: Api, request: Request) -> Response:
     """``POST /v1/tasks/{id}/replay`` with ``{"use": {"lookupUser": "v2"}}`` = ``ucode task replay ID
-    --use lookupUser=v2 --json`` (200 whether or not it diverged: ``identical`` says)."""
+    --use lookupUser=v2 --json``, run in a process of its own (200 whether or not it diverged:
+    ``identical`` says)."""
     body = await api.obj(request)
     use = _field(body, "use", dict, {})
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in use.items()):
         raise InvalidRequestError("`use` must map names to versions or #hashes (strings)")
-    out = await api.call(api.cb.replay, request.path_params["id"], use=use or None)
-    return _json(jsonable(out.to_dict()))
+    task = await api.call(api.cb.task, request.path_params["id"])  # no such task: a 404, as the CLI says
+    status, data = await _isolated(api, ["task", "replay", str(task["id"]),
+                                         *[a for k, v in use.items() for a in ("--use", f"{k}={v}")]])
+    if status in (0, 3):  # 3: it diverged, which is an answer
+        return _json(data)
+    return _isolated_error(status, data)
 
 
 async def task_resume(api: Api, request: Request) -> Response:
-    """``POST /v1/tasks/{id}/resume`` = ``ucode task resume ID --json``."""
-    run = await api.call(api.cb.resume, request.path_params["id"])
-    if run.error is not None:
-        if isinstance(run.error, UcodeError):
-            raise run.error
-        return _json(failure_json(run.id, run.error, run.trace, failure_lines(run.error, run.trace)), 500)
-    return _json({"task": run.id, "result": jsonable(run.result)})
+    """``POST /v1/tasks/{id}/resume`` = ``ucode task resume ID --json``, run in a process of its own."""
+    task = await api.call(api.cb.task, request.path_params["id"])
+    status, data = await _isolated(api, ["task", "resume", str(task["id"])])
+    if status == 0:
+        return _json(data)
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):  # the stored code raised
+        return _json(data, 500)
+    return _isolated_error(status, data)
 
 
 # --------------------------------------------------------------------------------------- names

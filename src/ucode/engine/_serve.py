@@ -42,12 +42,24 @@ def is_loopback(host: str) -> bool:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, with the engine told first when a stop begins, and the stop signal not raised
-    again afterwards (uvicorn does, which would end the process before the drain is written down)."""
+    """uvicorn's server, which says it is ready once its socket accepts and its signal handlers are in place
+    (not before: a SIGTERM right after the line must drain, not kill), tells the engine first when a stop
+    begins and cuts the tasks still running off at the drain deadline (their requests get a JSON 503), and
+    does not raise the stop signal again afterwards (uvicorn does, which would end the process before the
+    drain is written down)."""
 
-    def __init__(self, config: uvicorn.Config, engine: Engine) -> None:
+    def __init__(self, config: uvicorn.Config, engine: Engine, drain_timeout: float,
+                 ready: Callable[[], None]) -> None:
         super().__init__(config)
         self.engine = engine
+        self.drain_timeout = drain_timeout
+        self.ready = ready
+        self.stopping_at: float | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            self.ready()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -62,7 +74,9 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.stopping_at = time.monotonic()
         self.engine.accepting = False  # requests on open connections get a 503 from now on
+        asyncio.get_running_loop().call_later(self.drain_timeout, self.engine.cut_off)
         await super().shutdown(sockets)
 
 
@@ -84,8 +98,19 @@ def _left_interrupted(cb: Codebase, previous: dict[str, Any] | None) -> list[str
     pids = {p for p in (previous or {}).get("pids", []) if isinstance(p, int)}
     if not pids:
         return []
-    rows = cb.task_list(status="interrupted")
-    return [r["id"] for r in reversed(rows) if cb.task(r["id"]).get("pid") in pids]
+    return [r["id"] for r in cb.unfinished_tasks() if r["status"] == "interrupted" and cb.task(r["id"]).get("pid")
+            in pids]
+
+
+def _refuse_a_second_engine(cb: Codebase, previous: dict[str, Any] | None) -> None:
+    from ucode.tasks import alive
+
+    if previous and not previous.get("stopped") and previous.get("pid") != os.getpid() and alive(
+            previous.get("pid"), previous.get("pid_start"), previous.get("boot")):
+        raise EngineError(f"an engine already serves the store at {cb.path}: pid {previous['pid']} on "
+                          f"{previous.get('url')}",
+                          hint=f"`ucode engine status` shows it; stop it first (kill -TERM {previous['pid']}), or "
+                               "serve another store (--store)")
 
 
 def serve(cb: Codebase, *, host: str = "127.0.0.1", port: int = 8470, workers: int = 8, max_in_flight: int = 64,
@@ -93,53 +118,55 @@ def serve(cb: Codebase, *, host: str = "127.0.0.1", port: int = 8470, workers: i
           max_body: int = 1 << 20, durability: str | None = None,
           say: Callable[[str], None] = lambda line: print(line, flush=True)) -> int:
     """Serve ``cb`` until SIGTERM or Ctrl-C; returns the exit status (0 when every task was drained)."""
+    from ucode.tasks import identity
+
     _check_endpoints(cb, endpoints)
+    previous = cb.engine_record()
+    _refuse_a_second_engine(cb, previous)
     loopback = is_loopback(host)
     token = cb.engine_token()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         sock = socket.create_server((host, port), family=family, backlog=2048)
+        # no Nagle: h11 writes a response's head and body apart, and the body would wait for the client's
+        # delayed ACK (~40 ms) on every keep-alive request (accepted sockets inherit the option)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError as exc:
         raise EngineError(f"cannot listen on {host}:{port}: {exc.strerror}",
                           hint="another engine (or program) may use that port: pick another with --port, "
                                "or 0 for any free one") from None
     actual = sock.getsockname()[1]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{actual}"
-    previous = cb.engine_record()
     engine = Engine(cb, workers=workers, max_in_flight=max_in_flight, durability=durability)
     engine.endpoints = list(endpoints)
     engine.interrupted = _left_interrupted(cb, previous)
     if resume is None:
         resume = cb.config().get("resume") == "on"
-    pids = [*(previous or {}).get("pids", []), os.getpid()][-HISTORY:]
-    cb.set_engine_record({"pid": os.getpid(), "url": url, "host": host, "port": actual, "started": engine.started,
-                          "stopped": None, "pids": pids})
-    app = make_app(engine, Settings(token, token_for_reads=not loopback, max_body=max_body))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=max(1, int(drain_timeout)), backlog=2048)
-    server = _Server(config, engine)
-    say(f"ucode engine serving {cb.path} on {url} (pid {os.getpid()})")
-    if not loopback:
-        say("listening beyond loopback: every endpoint needs the token (`ucode engine token`)")
+    pid, pid_start, boot = identity()
+    pids = [*(previous or {}).get("pids", []), pid][-HISTORY:]
+    cb.set_engine_record({"pid": pid, "pid_start": pid_start, "boot": boot, "url": url, "host": host,
+                          "port": actual, "started": engine.started, "stopped": None, "pids": pids})
     if engine.interrupted:
         what = "resuming them" if resume else "resume them with `ucode serve --resume` or `ucode task resume ID`"
         say(f"{len(engine.interrupted)} task(s) earlier engines left interrupted ({what}): "
             f"{' '.join(engine.interrupted)}")
-        if resume:
-            threading.Thread(target=_resume_all, args=(engine, say), name="ucode-resume", daemon=True).start()
-    began = time.monotonic()
-    stopped_at: list[float] = []
+        if resume:  # before serving: a resume runs its task's old snapshot, which would hold live tasks back
+            _resume_all(engine, say)
+    app = make_app(engine, Settings(token, token_for_reads=not loopback, max_body=max_body))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", backlog=2048,
+                            timeout_graceful_shutdown=int(drain_timeout) + 5)  # the engine answers first
 
-    async def main() -> None:
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            stopped_at.append(time.monotonic())
+    def ready() -> None:
+        say(f"ucode engine serving {cb.path} on {url} (pid {pid})")
+        if not loopback:
+            say("listening beyond loopback: every /v1/ endpoint needs the token (`ucode engine token`); "
+                "your --endpoint routes do not")
 
+    server = _Server(config, engine, drain_timeout, ready)
     try:
-        asyncio.run(main())
+        asyncio.run(server.serve(sockets=[sock]))
     finally:
-        spent = time.monotonic() - (stopped_at[0] if stopped_at else began)
+        spent = time.monotonic() - server.stopping_at if server.stopping_at is not None else drain_timeout
         left = engine.drain(max(0.0, drain_timeout - spent))
         engine.close()
         with contextlib.suppress(UcodeError):
@@ -162,6 +189,9 @@ def _resume_all(engine: Engine, say: Callable[[str], None]) -> None:
             run = engine.cb.resume(tid)
         except UcodeError as exc:
             say(f"task {tid} not resumed: {exc.message}")
+            continue
+        except Exception as exc:  # ucode's own failure: said, and the engine starts anyway
+            say(f"task {tid} not resumed: {type(exc).__name__}: {exc}")
             continue
         engine.resumed(tid)
         say(f"task {tid} resumed: {'failed' if run.error is not None else 'succeeded'}")

@@ -7,7 +7,7 @@ Rule: resolution reads a version chain (the materialized tables or the fold of t
 
 from __future__ import annotations
 
-from ucode.errors import AmbiguousNameError, HashNotFoundError, NameNotFoundError, VersionError
+from ucode.errors import AmbiguousNameError, HashNotFoundError, NameNotFoundError, UnknownVersionError
 from ucode.namespace import VersionChain
 from ucode.records import DefinitionRecord
 from ucode.refs import parse_ref, suffix_matches
@@ -22,7 +22,7 @@ def known_version(ns: VersionChain, txn: Txn, version: str | None, default: str)
     """``version`` (the default when None), which must exist."""
     v = version or default
     if not ns.exists(v):
-        raise VersionError(f"no version {v!r}", hint="known versions: " + ", ".join(stored.version_names(txn)))
+        raise UnknownVersionError(v, list(stored.version_names(txn)))
     return v
 
 

@@ -22,7 +22,12 @@ from ucode.records import EVENT_FIELDS, TaskRecord, event_row
 from ucode.store._backend import Txn, load_map, pack, seq_key, seq_of, unpack
 
 __all__ = ["append_events", "delete_task", "event_rows", "iter_tasks", "load_task", "overrides", "save_task",
-           "tasks_with_prefix"]
+           "tasks_with_prefix", "unfinished_ids"]
+
+_UNFINISHED = b"unfinished\0"
+"""``meta`` keys ``unfinished NUL ID``: the tasks recorded as running (running, or interrupted: their process
+died), kept with their record in the same transaction, so that finding them reads these keys, not every
+task (an engine looks for the tasks earlier engines left interrupted when it starts)."""
 
 
 def load_task(txn: Txn, task_id: str) -> TaskRecord | None:
@@ -32,6 +37,15 @@ def load_task(txn: Txn, task_id: str) -> TaskRecord | None:
 
 def save_task(txn: Txn, rec: TaskRecord) -> None:
     txn.put("tasks", rec.id.encode(), pack(rec.to_stored()))
+    if rec.status == "running":
+        txn.put("meta", _UNFINISHED + rec.id.encode(), b"")
+    else:
+        txn.delete("meta", _UNFINISHED + rec.id.encode())
+
+
+def unfinished_ids(txn: Txn) -> list[str]:
+    """The ids of the tasks recorded as running (their process may be gone: interrupted)."""
+    return [k[len(_UNFINISHED):].decode() for k, _ in txn.items("meta", _UNFINISHED)]
 
 
 def tasks_with_prefix(txn: Txn, prefix: str, limit: int = 5) -> list[str]:
@@ -88,6 +102,7 @@ def delete_task(txn: Txn, task_id: str) -> None:
         for k, _ in list(txn.items(table, prefix)):
             txn.delete(table, k)
     txn.delete("tasks", task_id.encode())
+    txn.delete("meta", _UNFINISHED + task_id.encode())
 
 
 def overrides(txn: Txn, task_id: str) -> dict[str, str]:

@@ -36,6 +36,7 @@ from ucode.store import Store, settings
 from ucode.tasks._execute import Outcome, execute, execute_async
 from ucode.tasks._persist import Committer, Direct, GroupCommit, StoreState, TaskLog
 from ucode.tasks._plan import DURABILITY, SETTINGS, check_durability, new_task_id, plan
+from ucode.tasks._process import alive, identity
 
 if TYPE_CHECKING:
     from ucode.tasks._query import (
@@ -85,10 +86,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DURABILITY", "SETTINGS", "STATUSES", "Committer", "Direct", "GroupCommit", "OnStart", "Outcome", "StoreState",
-    "TaskReplay", "TaskRun", "TaskView", "check_durability", "durability", "event_maps", "execute", "find_task",
-    "is_async", "log_lines", "new_task_id", "prune", "replay_all", "replay_task", "resume_task", "route_task",
-    "run_task", "run_task_async", "set_task_route", "status", "summary", "task_list", "task_routes", "task_view",
-    "tasks", "unroute_task",
+    "TaskReplay", "TaskRun", "TaskView", "alive", "check_durability", "durability", "event_maps", "execute",
+    "find_task", "identity", "is_async", "log_lines", "new_task_id", "prune", "replay_all", "replay_task",
+    "resume_task", "route_task", "run_task", "run_task_async", "set_task_route", "status", "summary", "task_list",
+    "task_routes", "task_view", "tasks", "unroute_task",
 ]
 
 
