@@ -449,10 +449,11 @@ class Codebase:
         return tasks.run_task(self.store, self.runtime, ref, list(args), kwargs, version=version, durability=mode,
                               commit=self._commit)
 
-    def load(self, ref: str, *, version: str | None = None) -> tuple[Any, Entry]:
+    def load(self, ref: str, *, version: str | None = None, known: int | None = None) -> tuple[Any, Entry]:
         """The object ``ref`` names in the newest snapshot of ``version``, and what was resolved (the entry
-        point and its snapshot): pass both to :meth:`execute` to run exactly that."""
-        return self.runtime.load(ref, version=version)
+        point and its snapshot): pass both to :meth:`execute` to run exactly that. ``known``: the log
+        position the caller knows is the newest (it watches it), so that it is not read again."""
+        return self.runtime.load(ref, version=version, known=known)
 
     def group_commit(self) -> GroupCommit:
         """From now on, the writes of tasks that run at the same time share transactions (one fsync for

@@ -136,10 +136,12 @@ class Engine:
             self._reserved -= 1
 
     async def run(self, ref: str, args: list[Any], kwargs: dict[str, Any], *, version: str | None = None,
-                  durability: str | None = None, announce: asyncio.Future[str] | None = None) -> TaskRun:
+                  durability: str | None = None, announce: asyncio.Future[str] | list[str] | None = None
+                  ) -> TaskRun:
         """Run ``ref`` as a task and return how it ended (its exception is in ``TaskRun.error``). A
         :class:`~ucode.errors.UcodeError` (unknown name, wrong arguments, a full engine) is raised.
-        ``announce`` gets the task's id as soon as the task is recorded."""
+        ``announce`` gets the task's id as soon as the task is recorded: a future's result (the caller
+        awaits it), or appended to a list (free: no wake-up of the event loop)."""
         self._admit()
         try:
             loop = asyncio.get_running_loop()
@@ -160,10 +162,11 @@ class Engine:
             self._release()
 
     def _run_in_thread(self, ref: str, args: list[Any], kwargs: dict[str, Any], version: str | None,
-                       durability: str | None, announce: asyncio.Future[str] | None) -> TaskRun | tuple[Any, Entry]:
+                       durability: str | None, announce: asyncio.Future[str] | list[str] | None
+                       ) -> TaskRun | tuple[Any, Entry]:
         from ucode.tasks import is_async
 
-        loaded = self.cb.load(ref, version=version)
+        loaded = self.cb.load(ref, version=version, known=self.position)  # the watcher's: no read per task
         self._remember(ref, version)
         if is_async(loaded[0]):
             return loaded
@@ -409,7 +412,8 @@ class _Call:
     """One task's hooks into the engine: registered when recorded, finishing once its code returns, gone
     when it ends."""
 
-    def __init__(self, engine: Engine, atask: asyncio.Task[Any] | None, announce: asyncio.Future[str] | None) -> None:
+    def __init__(self, engine: Engine, atask: asyncio.Task[Any] | None,
+                 announce: asyncio.Future[str] | list[str] | None) -> None:
         self.engine = engine
         self.atask = atask
         self.announce = announce
@@ -419,7 +423,9 @@ class _Call:
         f = self.flight = Flight(rec.id, rec.entry, entry.version, entry.position, entry.closure, rec.started,
                                  thread=None if self.atask is not None else threading.get_ident(), atask=self.atask)
         self.engine._register(f)
-        if self.announce is not None:
+        if isinstance(self.announce, list):
+            self.announce.append(rec.id)
+        elif self.announce is not None:
             fut = self.announce
             fut.get_loop().call_soon_threadsafe(_announce, fut, rec.id)
         return lambda: self.engine._returned(f)

@@ -122,9 +122,10 @@ class Runtime:
         return Snapshot(self, self.resolver.snapshot_source(version, at, overrides))
 
     def load(self, ref: str, *, version: str | None = None, at: int | None = None,
-             overrides: Mapping[str, str] | None = None) -> tuple[Any, Entry]:
+             overrides: Mapping[str, str] | None = None, known: int | None = None) -> tuple[Any, Entry]:
         """The object ``ref`` (``NAME``, ``#HASH``) names, imported from its snapshot, and what was
-        resolved. Cheap when nothing changed since the last call: one read of the log position."""
+        resolved. Cheap when nothing changed since the last call: one read of the log position, or none
+        when the caller ``known``s it (an engine watches it: what it last saw is the newest it runs)."""
         if "@" in ref:  # NAME@VERSION
             from ucode.refs import parse_ref
 
@@ -134,7 +135,7 @@ class Runtime:
         live = at is None and not overrides
         if live:
             cached = self._entries.get((ref, version))
-            if cached is not None and cached[0] == self.resolver.log_position():
+            if cached is not None and cached[0] == (known if known is not None else self.resolver.log_position()):
                 self.publish(self._live[version], [cached[2].module])
                 return cached[1], cached[2]
         snap = self.snapshot(version, at=at, overrides=overrides)
