@@ -10,6 +10,9 @@ Benchmarks (see bench/README.md):
              1,000 definitions.
 * ``route``  per-call cost of a routing decision (primary, percent) vs a plain call; the caller's latency
              with a 100% shadow route vs none; unrouted calls in a module with a routed function.
+* ``serve``  the engine (``ucode serve``) under wrk vs a plain Starlette app: requests/s and latency of a
+             trivial function and of one with a recorded 1 ms effect; a rebinding under load; 100% shadowing.
+             Skipped when wrk is not installed.
 
 Prints a table (medians of repetitions; ratios against baselines measured in the same run) and writes
 ``bench/results.json``. ``--quick`` uses small sizes (CI smoke run, about a minute) and writes
@@ -37,11 +40,12 @@ import bench_add
 import bench_readd
 import bench_route
 import bench_run
+import bench_serve
 import bench_store
 import bench_tasks
 from _common import BENCH_DIR, WORK_DIR, Row
 
-BENCHMARKS = ("add", "readd", "store", "run", "tasks", "route")
+BENCHMARKS = ("add", "readd", "store", "run", "tasks", "route", "serve")
 
 
 def _version(dist: str) -> str:
@@ -124,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = bench_add.Result(rows=bench_run.run(quick=args.quick, reps=reps), details={})
         elif name == "route":
             results[name] = bench_add.Result(rows=bench_route.run(quick=args.quick, reps=reps), details={})
+        elif name == "serve":
+            results[name] = bench_serve.run(quick=args.quick, reps=reps)
         else:
             results[name] = bench_store.run(quick=args.quick, reps=reps, rebuild=args.rebuild)
         timing[name] = time.perf_counter() - t1

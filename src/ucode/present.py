@@ -15,7 +15,7 @@ from ucode import codec, hashing
 if TYPE_CHECKING:
     from ucode.records import Trace
 
-__all__ = ["dicts", "failure_json", "failure_lines", "jsonable", "trace_lines"]
+__all__ = ["dicts", "failure_json", "failure_lines", "jsonable", "route_json", "trace_lines"]
 
 
 def dicts(items: Sequence[Any]) -> list[dict[str, Any]]:
@@ -90,3 +90,8 @@ def failure_json(task: str, exc: BaseException, trace: Trace | None, lines: Sequ
     return {"task": task, "error": {"type": type(exc).__name__, "message": str(exc), "traceback": "".join(lines)},
             "traceback": [f.to_dict() for f in trace.frames] if trace is not None else None,
             "traceback_hidden": trace.hidden if trace is not None else 0}
+
+
+def route_json(view: dict[str, Any], report: dict[str, Any]) -> Any:
+    """``route show --json``: the route, with the counters of its report."""
+    return jsonable({**view, "counters": {k: v for k, v in report.items() if isinstance(v, int)}})

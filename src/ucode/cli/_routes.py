@@ -14,6 +14,7 @@ from ucode.cli._app import JsonOpt, divergence_app, route_app
 from ucode.cli._render import print_table, render_events, when
 from ucode.cli._session import emit, jsonable, session
 from ucode.errors import UsageError
+from ucode.present import route_json
 
 if TYPE_CHECKING:
     from ucode.routing import RouteChange, RouteView
@@ -135,7 +136,7 @@ def route_show(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> N
         view = cb.route(name)
         rep = cb.route_report(view.name, limit=0)
     if as_json:
-        emit(jsonable({**view.to_dict(), "counters": {k: v for k, v in rep.items() if isinstance(v, int)}}))
+        emit(route_json(view.to_dict(), rep))
         return
     p = view.policy
     typer.echo(f"route {view.name}: {p.describe()}")

@@ -69,10 +69,6 @@ class Flight:
     purged: bool = False
     running: bool = True  # in the user's code (not yet finishing): what a brutal purge may interrupt
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"task": self.id, "name": self.name, "version": self.version, "position": self.position,
-                "started": self.started, "purged": self.purged}
-
 
 class Engine:
     """Runs tasks for an adapter (the HTTP API): bounded, counted per snapshot, swapped without a restart.
@@ -355,10 +351,6 @@ class Engine:
                                                  "writes": self.commit.writes},
             "swaps": swaps, "interrupted": list(self.interrupted), "last_watch_error": self.last_watch_error,
         }
-
-    def in_flight(self) -> list[Flight]:
-        with self._lock:
-            return list(self._flights.values())
 
     # ----------------------------------------------------------------------------- stopping
 

@@ -34,7 +34,7 @@ from ucode.errors import (
     UcodeError,
     UnauthorizedError,
 )
-from ucode.present import dicts, failure_json, failure_lines, jsonable
+from ucode.present import dicts, failure_json, failure_lines, jsonable, route_json
 
 __all__ = ["API", "Settings", "make_app"]
 
@@ -368,7 +368,7 @@ async def route_show(api: Api, request: Request) -> Response:
     name = request.path_params["name"]
     view = await api.call(api.cb.route, name)
     rep = await api.call(api.cb.route_report, name)
-    return _json(jsonable({**view.to_dict(), "counters": {k: v for k, v in rep.items() if isinstance(v, int)}}))
+    return _json(route_json(view.to_dict(), rep))
 
 
 async def route_report(api: Api, request: Request) -> Response:
