@@ -131,13 +131,27 @@ def deps_dir(suite: Suite) -> Path | None:
 
 
 def check_not_installed(suite: Suite) -> None:
-    """The package must not be installed where the runs could import it (this interpreter's site-packages,
-    which the runs share): the store run would find it, the baseline would test it instead of the sdist."""
+    """A copy of the package installed in this interpreter's site-packages (which the runs share: click is
+    a dependency of uvicorn, which ucode's engine needs) is hidden in the runs by the plugin
+    (``_HideInstalled``): the baseline tests the sdist's files, the store run the store. A copy elsewhere
+    (on ``PYTHONPATH``, a ``.pth`` path) cannot be told apart from the package's own: refused."""
+    hidden = _site_dirs()
     for ns in suite.namespaces:
         spec = importlib.util.find_spec(ns)
-        if spec is not None:
-            raise HarnessError(f"{ns} is installed ({spec.origin or spec.submodule_search_locations}): "
-                               f"`pip uninstall {suite.name}` (a suite's package must not be installed)")
+        if spec is None:
+            continue
+        where = [spec.origin] if spec.origin not in (None, "namespace") else list(spec.submodule_search_locations or ())
+        if not all(any(os.path.realpath(str(w)).startswith(d + os.sep) for d in hidden) for w in where):
+            raise HarnessError(f"{ns} is importable from {where}, outside site-packages: remove it from the "
+                               f"path (a suite's package must come only from its sdist or the store)")
+
+
+def _site_dirs() -> list[str]:
+    import site
+    import sysconfig
+
+    dirs = {*site.getsitepackages(), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    return sorted(os.path.realpath(d) for d in dirs)
 
 
 # ------------------------------------------------------------------------------------------ the work tree

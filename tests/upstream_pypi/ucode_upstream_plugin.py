@@ -93,6 +93,29 @@ def _under(path: str | None, roots: Iterable[str]) -> bool:
 # ------------------------------------------------------------------------------------------ mounting
 
 
+class _HideInstalled:
+    """A meta path finder, first: the package as installed in this interpreter's site-packages (click is
+    a dependency of uvicorn, ucode's engine's server, so it is installed beside ucode) cannot be imported
+    in the runs, so the baseline finds the sdist's files and the store run only the store (whose mount
+    goes before this finder)."""
+
+    def __init__(self) -> None:
+        import site
+        import sysconfig
+
+        dirs = {*site.getsitepackages(), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+        self.dirs = [os.path.realpath(d) for d in dirs]
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if not _covered(name):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and _under(spec.origin if spec.origin != "namespace" else None, self.dirs):
+            raise ModuleNotFoundError(f"No module named {name!r} (its installed copy is hidden in upstream runs)",
+                                      name=name)
+        return None
+
+
 def _importable_elsewhere(ns: str) -> str | None:
     """Why ``import ns`` would find something without the mount (None: it would not). An emptied package
     directory that still holds tests is a namespace package candidate on ``sys.path``: that is no copy."""
@@ -355,6 +378,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--"]:
         argv = argv[1:]
     sys.path[:0] = paths
+    sys.meta_path.insert(0, _HideInstalled())
     # Registered as an object, not with `-p NAME`: pytest would then warn that it cannot rewrite the
     # asserts of a module already imported, and suites with `filterwarnings = error` stop on that.
     return int(pytest.main(argv, plugins=[sys.modules[__name__]]))
