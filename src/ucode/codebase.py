@@ -708,6 +708,18 @@ class Codebase:
         with self.store.write() as txn:
             stored_settings.save_engine(txn, record)
 
+    def claim_engine(self, record: Callable[[dict[str, Any] | None], dict[str, Any]],
+                     serving: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        """Record a new engine in one transaction, unless ``serving(current record)`` says another one
+        serves the store: then nothing is written and that record is returned (two engines started at
+        once: one claims the store). ``record(previous)`` makes the new record from the previous one."""
+        with self.store.write() as txn:
+            previous = stored_settings.load_engine(txn)
+            if previous is not None and serving(previous):
+                return previous
+            stored_settings.save_engine(txn, record(previous))
+        return None
+
     def flush_route_counters(self) -> None:
         """Write the routes' counters gathered so far (a long-running engine does this every second; a CLI
         run when it closes)."""

@@ -38,7 +38,7 @@ def serve(
         help="Tasks running at once; one more is refused with 503 and Retry-After.")] = 64,
     resume: Annotated[bool | None, typer.Option(
         "--resume/--no-resume",
-        help="Resume the tasks the previous engine left interrupted (default: `ucode config resume`).")] = None,
+        help="Resume the tasks earlier engines left interrupted (default: `ucode config resume`).")] = None,
     drain_timeout: Annotated[float, typer.Option(
         "--drain-timeout", metavar="S", min=0,
         help="On SIGTERM, how long tasks in flight may take to finish; the rest are left interrupted.")] = 30.0,
@@ -84,7 +84,7 @@ def _render_status(st: dict[str, Any]) -> None:
         first = f", first task on it after {sw['first_task_ms']} ms" if "first_task_ms" in sw else ""
         typer.echo(f"code change seen at {when(sw['seen'])}: position {sw['previous']} -> {sw['position']}{first}")
     if st.get("interrupted"):
-        typer.echo(f"left interrupted by the previous engine: {' '.join(st['interrupted'])}")
+        typer.echo(f"left interrupted by earlier engines: {' '.join(st['interrupted'])}")
 
 
 @engine_app.command("status")

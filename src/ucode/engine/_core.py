@@ -95,7 +95,7 @@ class Engine:
         self.accepting = True
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.swaps: deque[dict[str, Any]] = deque(maxlen=20)
-        self.interrupted: list[str] = []  # tasks a previous engine left interrupted (found at start)
+        self.interrupted: list[str] = []  # tasks earlier engines left interrupted (found at start)
         self._lock = threading.Lock()
         self._check_lock = threading.Lock()  # one check at a time (the watcher's, an endpoint's)
         self.last_watch_error: str | None = None
@@ -226,7 +226,7 @@ class Engine:
         t.add_done_callback(self._background.discard)
 
     def resumed(self, task_id: str) -> None:
-        """A task the previous engine left interrupted was resumed (at start, ``--resume``)."""
+        """A task earlier engines left interrupted was resumed (at start with ``--resume``, or through the API)."""
         with self._lock:
             self.counters["resumed"] += 1
             if task_id in self.interrupted:

@@ -307,6 +307,8 @@ async def task_resume(api: Api, request: Request) -> Response:
     """``POST /v1/tasks/{id}/resume`` = ``ucode task resume ID --json``, run in a process of its own."""
     task = await api.call(api.cb.task, request.path_params["id"])
     status, data = await _isolated(api, ["task", "resume", str(task["id"])])
+    if status in (0, 1) and isinstance(data, dict) and "task" in data:
+        api.engine.resumed(str(task["id"]))  # finished now (well or not): no longer interrupted
     if status == 0:
         return _json(data)
     if isinstance(data, dict) and isinstance(data.get("error"), dict):  # the stored code raised

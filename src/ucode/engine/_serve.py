@@ -1,6 +1,6 @@
 """``ucode serve``: the engine on a socket (uvicorn), its start (recovery) and its stop (drain).
 
-Rule: the lifecycle only. Start: check the endpoints, bind the socket, find the tasks the previous engine
+Rule: the lifecycle only. Start: check the endpoints, bind the socket, find the tasks earlier engines
 left interrupted (and resume them when asked), record this engine in the store (``ucode engine status``
 finds it there), serve. Stop (SIGTERM or Ctrl-C): refuse new tasks (503), let uvicorn wait for the requests
 in flight up to the drain timeout, wait for the engine's own tasks in what is left of it, commit what is
@@ -102,15 +102,19 @@ def _left_interrupted(cb: Codebase, previous: dict[str, Any] | None) -> list[str
             in pids]
 
 
-def _refuse_a_second_engine(cb: Codebase, previous: dict[str, Any] | None) -> None:
+def _serving(cb: Codebase) -> Callable[[dict[str, Any]], bool]:
     from ucode.tasks import alive
 
-    if previous and not previous.get("stopped") and previous.get("pid") != os.getpid() and alive(
-            previous.get("pid"), previous.get("pid_start"), previous.get("boot")):
-        raise EngineError(f"an engine already serves the store at {cb.path}: pid {previous['pid']} on "
-                          f"{previous.get('url')}",
-                          hint=f"`ucode engine status` shows it; stop it first (kill -TERM {previous['pid']}), or "
-                               "serve another store (--store)")
+    def serving(rec: dict[str, Any]) -> bool:
+        return not rec.get("stopped") and rec.get("pid") != os.getpid() and alive(
+            rec.get("pid"), rec.get("pid_start"), rec.get("boot"))
+    return serving
+
+
+def _refused(cb: Codebase, other: dict[str, Any]) -> EngineError:
+    return EngineError(f"an engine already serves the store at {cb.path}: pid {other['pid']} on {other.get('url')}",
+                       hint=f"`ucode engine status` shows it; stop it first (kill -TERM {other['pid']}), or serve "
+                            "another store (--store)")
 
 
 def serve(cb: Codebase, *, host: str = "127.0.0.1", port: int = 8470, workers: int = 8, max_in_flight: int = 64,
@@ -122,7 +126,8 @@ def serve(cb: Codebase, *, host: str = "127.0.0.1", port: int = 8470, workers: i
 
     _check_endpoints(cb, endpoints)
     previous = cb.engine_record()
-    _refuse_a_second_engine(cb, previous)
+    if previous is not None and _serving(cb)(previous):  # said before the port is tried
+        raise _refused(cb, previous)
     loopback = is_loopback(host)
     token = cb.engine_token()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -143,9 +148,16 @@ def serve(cb: Codebase, *, host: str = "127.0.0.1", port: int = 8470, workers: i
     if resume is None:
         resume = cb.config().get("resume") == "on"
     pid, pid_start, boot = identity()
-    pids = [*(previous or {}).get("pids", []), pid][-HISTORY:]
-    cb.set_engine_record({"pid": pid, "pid_start": pid_start, "boot": boot, "url": url, "host": host,
-                          "port": actual, "started": engine.started, "stopped": None, "pids": pids})
+
+    def record(before: dict[str, Any] | None) -> dict[str, Any]:
+        return {"pid": pid, "pid_start": pid_start, "boot": boot, "url": url, "host": host, "port": actual,
+                "started": engine.started, "stopped": None, "pids": [*(before or {}).get("pids", []), pid][-HISTORY:]}
+
+    other = cb.claim_engine(record, _serving(cb))  # the check again, and the claim, in one transaction
+    if other is not None:
+        engine.close()
+        sock.close()
+        raise _refused(cb, other)
     if engine.interrupted:
         what = "resuming them" if resume else "resume them with `ucode serve --resume` or `ucode task resume ID`"
         say(f"{len(engine.interrupted)} task(s) earlier engines left interrupted ({what}): "
